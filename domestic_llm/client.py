@@ -1,0 +1,510 @@
+"""`ChatClient`: the plain Python API, and the engine both framework adapters wrap.
+
+It resolves configuration (arguments, then `DOMESTIC_LLM_*` environment
+variables), lets the dialect shape each request, sends it through the transport,
+and feeds the answer back through the dialect. Retries live here and only here
+(one retry layer): connection errors, timeouts and retryable statuses are tried
+again with exponential backoff and jitter, honouring `Retry-After`, but never
+once the first chunk of a stream has reached the caller.
+
+Timeouts: `timeout` bounds each network read (and the whole of a non-streamed
+read), `connect_timeout` each connection attempt, `stall_timeout` the time a
+stream may go without a data event (keep-alive comments do not count). With
+retries the worst case is about `(max_retries + 1) * timeout` plus backoff,
+unless `total_timeout` caps the whole call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from .dialects import get_dialect, infer_dialect, known_dialects
+from .dialects.base import AuthScheme, Dialect, HttpRequest, ParseOptions
+from .errors import (
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    DomesticLLMError,
+    MalformedResponseError,
+    StreamInterruptedError,
+    error_class_for,
+    redact_url,
+)
+from .sse import SSEDecoder
+from .thinking import THINK_MODES, ThinkMode
+from .transport import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Transport
+from .types import ChatChunk, ChatRequest, ChatResult, Message
+
+log = logging.getLogger("domestic_llm")
+
+TokenProvider = Callable[[], Any]
+"""A callable returning the token (or an awaitable of it); asked before each request and again after a 401."""
+
+ENV_PREFIX = "DOMESTIC_LLM_"
+_REQUEST_ID_HEADERS = ("x-request-id", "x-trace-id", "request-id", "x-b3-traceid", "trace-id", "x-log-id")
+_BACKOFF_BASE = 0.5
+_BACKOFF_CAP = 8.0
+RETRY_AFTER_CAP = 30.0
+
+
+def env(name: str) -> str | None:
+    """`DOMESTIC_LLM_<name>` from the environment, `None` when unset or empty."""
+    value = os.environ.get(ENV_PREFIX + name)
+    return value or None
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a `Retry-After` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def resolve_target(
+    endpoint: str | None, base_url: str | None, dialect: str | Dialect | None
+) -> tuple[Dialect, str]:
+    """The dialect and full chat URL from `endpoint` / `base_url` / `dialect` (arguments, then env)."""
+    endpoint = endpoint or (None if base_url else env("ENDPOINT"))
+    base_url = base_url or (None if endpoint else env("BASE_URL"))
+    dialect = dialect or env("DIALECT")
+    if not endpoint and not base_url:
+        raise ConfigurationError(
+            "no endpoint configured: pass endpoint='http://host:port/full/chat/path' (as your vendor "
+            "document prints it) or base_url='http://host:port/v1', or set DOMESTIC_LLM_ENDPOINT / "
+            "DOMESTIC_LLM_BASE_URL"
+        )
+    url = endpoint or base_url
+    assert url is not None
+    if not url.startswith(("http://", "https://")):
+        raise ConfigurationError(
+            f"{'endpoint' if endpoint else 'base_url'}={redact_url(url)!r} must start with http:// or https://"
+        )
+    inferred = infer_dialect(url)
+    if base_url and inferred is None:
+        # OpenAI convention: a prefix to which the dialect appends its own path
+        chosen = get_dialect(dialect or "openai")
+        return chosen, chosen.chat_url(base_url)
+    if dialect:
+        return get_dialect(dialect), url
+    if inferred is None:
+        raise ConfigurationError(
+            f"cannot tell the dialect of endpoint={redact_url(url)!r} from its path; pass dialect= one of: "
+            f"{', '.join(known_dialects())} (or use base_url= for an OpenAI-style prefix)"
+        )
+    return inferred, url
+
+
+def as_messages(messages: Sequence[Message | dict[str, Any]] | str) -> list[Message]:
+    """Accept `Message`s, OpenAI-style dicts or a lone prompt string."""
+    if isinstance(messages, str):
+        return [Message("user", messages)]
+    out = []
+    for m in messages:
+        if isinstance(m, Message):
+            out.append(m)
+        elif isinstance(m, dict):
+            out.append(Message(m["role"], m.get("content") or "", name=m.get("name"), tool_call_id=m.get("tool_call_id")))
+        else:
+            raise ConfigurationError(f"messages: expected Message or dict, got {type(m).__name__}")
+    return out
+
+
+class ChatClient:
+    """A configured connection to one chat endpoint.
+
+    ```python
+    client = ChatClient(model="qwen-72b", base_url="http://127.0.0.1:1025/v1")
+    print(client.invoke([{"role": "user", "content": "你好"}]).text)
+    for chunk in client.stream("讲个笑话"):
+        print(chunk.text, end="")
+    ```
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        endpoint: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        dialect: str | Dialect | None = None,
+        auth_scheme: AuthScheme | None = None,
+        token_provider: TokenProvider | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+        stall_timeout: float | None = None,
+        total_timeout: float | None = None,
+        max_retries: int = 2,
+        default_headers: dict[str, str] | None = None,
+        verify: bool | str = True,
+        proxy: str | None = None,
+        max_connections: int = 100,
+        think_tags: ThinkMode | None = None,
+        think_starts_open: bool = False,
+        stream_usage: bool = True,
+        strict: bool = False,
+    ) -> None:
+        self.model = model or env("MODEL") or ""
+        self.dialect, self.url = resolve_target(endpoint, base_url, dialect)
+        self._api_key = api_key if api_key is not None else env("API_KEY")
+        self.auth_scheme = auth_scheme
+        self.token_provider = token_provider
+        if max_retries < 0:
+            raise ConfigurationError(f"max_retries={max_retries} must be >= 0")
+        for name, value in (("timeout", timeout), ("stall_timeout", stall_timeout), ("total_timeout", total_timeout)):
+            if value is not None and value <= 0:
+                raise ConfigurationError(f"{name}={value} must be a positive number of seconds (or None)")
+        if think_tags is not None and think_tags not in THINK_MODES:
+            raise ConfigurationError(f"think_tags={think_tags!r} must be one of {', '.join(THINK_MODES)}")
+        self.max_retries = max_retries
+        self.stall_timeout = stall_timeout
+        self.total_timeout = total_timeout
+        self.options = ParseOptions(
+            think_tags=think_tags or self.dialect.think_tags,
+            think_starts_open=think_starts_open,
+            include_usage=stream_usage,
+            extra={"strict": strict},
+        )
+        if self._api_key and self.url.startswith("http://") and not _is_loopback(self.url):
+            log.warning(
+                "domestic_llm: sending a credential over plain http:// to %s; use https:// if the network is shared",
+                redact_url(self.url),
+            )
+        self.transport = Transport(
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            verify=verify,
+            headers=default_headers,
+            proxy=proxy,
+            max_connections=max_connections,
+        )
+
+    def __repr__(self) -> str:
+        return f"ChatClient(model={self.model!r}, dialect={self.dialect.name!r}, url={redact_url(self.url)!r})"
+
+    # ---- request building ---------------------------------------------------------
+
+    def request(self, messages: Sequence[Message | dict[str, Any]] | str, **params: Any) -> ChatRequest:
+        """A `ChatRequest` for this client's model; keyword arguments become sampling params."""
+        return ChatRequest(model=self.model, messages=as_messages(messages), params=params)
+
+    def _http(self, request: ChatRequest, stream: bool, token: str | None) -> HttpRequest:
+        headers = {"Accept": "text/event-stream" if stream else "application/json"}
+        headers.update(self.dialect.auth_headers(token, self.auth_scheme))
+        return self.dialect.build_request(request, url=self.url, stream=stream, headers=headers, options=self.options)
+
+    def _prepare(self, request: ChatRequest) -> ChatRequest:
+        if not request.model:
+            request.model = self.model
+        if not request.model:
+            raise ConfigurationError("model is not set: pass model='...' or set DOMESTIC_LLM_MODEL")
+        if not request.messages:
+            raise ConfigurationError("messages is empty: at least one message is required")
+        if request.tools and not self.dialect.supports_tools:
+            raise ConfigurationError(f"tools: the {self.dialect.name!r} dialect cannot carry tool definitions")
+        self.dialect.validate(request)
+        return request
+
+    def _token_sync(self, refresh: bool) -> str | None:
+        if self.token_provider is None:
+            return self._api_key
+        if refresh and hasattr(self.token_provider, "invalidate"):
+            self.token_provider.invalidate()
+        token = self.token_provider()
+        if inspect.isawaitable(token):
+            if hasattr(token, "close"):
+                token.close()
+            raise ConfigurationError("token_provider is async; use the async methods (ainvoke/astream)")
+        return token
+
+    async def _token_async(self, refresh: bool) -> str | None:
+        if self.token_provider is None:
+            return self._api_key
+        if refresh and hasattr(self.token_provider, "invalidate"):
+            self.token_provider.invalidate()
+        token = self.token_provider()
+        if inspect.isawaitable(token):
+            token = await token
+        return token
+
+    # ---- error mapping and retry policy ----------------------------------------------
+
+    def _status_error(self, resp: httpx.Response, body_bytes: bytes, token: str | None) -> DomesticLLMError:
+        try:
+            body: Any = json.loads(body_bytes)
+        except ValueError:
+            body = body_bytes.decode("utf-8", "replace")
+        info = self.dialect.parse_error(resp.status_code, body)
+        request_id = info.request_id or _header_request_id(resp.headers)
+        server_message = _scrub(info.message, token)
+        cls = error_class_for(resp.status_code, server_message)
+        text = f"{self.dialect.name} endpoint answered HTTP {resp.status_code}"
+        if server_message:
+            text += f": {server_message}"
+        exc = cls(
+            text,
+            status=resp.status_code,
+            code=info.code,
+            server_message=server_message,
+            request_id=request_id,
+            url=self.url,
+            body=body if token is None or token not in str(body) else "<redacted>",
+        )
+        exc.retry_after = parse_retry_after(resp.headers.get("retry-after"))  # type: ignore[attr-defined]
+        return exc
+
+    def _retry_delay(self, attempt: int, exc: DomesticLLMError, started: float) -> float | None:
+        """Seconds to wait before attempt `attempt + 1`, or `None` to give up."""
+        if attempt >= self.max_retries or not exc.retryable:
+            return None
+        delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt) * (0.5 + random.random() / 2)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            delay = min(max(delay, retry_after), RETRY_AFTER_CAP)
+        if self.total_timeout is not None and time.monotonic() - started + delay > self.total_timeout:
+            return None
+        log.info("domestic_llm: retrying after %s (attempt %d, in %.2fs)", type(exc).__name__, attempt + 1, delay)
+        return delay
+
+    def _recover(self, exc: DomesticLLMError, http: HttpRequest, state: dict[str, bool]) -> bool:
+        """Errors fixed by changing the request rather than waiting: True means try again now."""
+        if isinstance(exc, AuthenticationError) and self.token_provider is not None and not state["refreshed"]:
+            state["refreshed"] = True
+            return True
+        if (
+            isinstance(exc, BadRequestError)
+            and http.json is not None
+            and "stream_options" in http.json
+            and self.options.include_usage
+        ):
+            # some strict servers reject stream_options; ask once more without it, and remember
+            log.warning("domestic_llm: %s rejected stream_options; retrying without it", redact_url(self.url))
+            self.options.include_usage = False
+            return True
+        return False
+
+    # ---- sending ---------------------------------------------------------------------
+
+    def _open(self, request: ChatRequest, stream: bool) -> httpx.Response:
+        request = self._prepare(request)
+        started = time.monotonic()
+        state = {"refreshed": False}
+        attempt = 0
+        while True:
+            token = self._token_sync(state["refreshed"])
+            http = self._http(request, stream, token)
+            try:
+                resp = self.transport.send(http, stream=stream)
+                if resp.status_code >= 400:
+                    body = resp.read()
+                    resp.close()
+                    raise self._status_error(resp, body, token)
+                return resp
+            except DomesticLLMError as exc:
+                if self._recover(exc, http, state):
+                    continue
+                delay = self._retry_delay(attempt, exc, started)
+                if delay is None:
+                    raise
+                attempt += 1
+                time.sleep(delay)
+
+    async def _aopen(self, request: ChatRequest, stream: bool) -> httpx.Response:
+        request = self._prepare(request)
+        started = time.monotonic()
+        state = {"refreshed": False}
+        attempt = 0
+        while True:
+            token = await self._token_async(state["refreshed"])
+            http = self._http(request, stream, token)
+            try:
+                resp = await self.transport.asend(http, stream=stream)
+                if resp.status_code >= 400:
+                    body = await resp.aread()
+                    await resp.aclose()
+                    raise self._status_error(resp, body, token)
+                return resp
+            except DomesticLLMError as exc:
+                if self._recover(exc, http, state):
+                    continue
+                delay = self._retry_delay(attempt, exc, started)
+                if delay is None:
+                    raise
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    def _result(self, resp: httpx.Response) -> ChatResult:
+        try:
+            body = json.loads(resp.content)
+        except ValueError:
+            raise MalformedResponseError(
+                f"{self.dialect.name} endpoint answered HTTP {resp.status_code} with a body that is not JSON: "
+                f"{resp.text[:200]!r}",
+                status=resp.status_code,
+                url=self.url,
+                request_id=_header_request_id(resp.headers),
+            ) from None
+        try:
+            result = self.dialect.parse_response(body, self.options)
+        except DomesticLLMError as exc:
+            exc.url = exc.url or redact_url(self.url)
+            exc.status = exc.status or resp.status_code
+            raise
+        request_id = _header_request_id(resp.headers)
+        if request_id:
+            result.metadata.setdefault("request_id", request_id)
+        return result
+
+    def invoke(self, messages: ChatRequest | Sequence[Message | dict[str, Any]] | str, **params: Any) -> ChatResult:
+        """One complete answer."""
+        request = messages if isinstance(messages, ChatRequest) else self.request(messages, **params)
+        resp = self._open(request, stream=False)
+        return self._result(resp)
+
+    async def ainvoke(
+        self, messages: ChatRequest | Sequence[Message | dict[str, Any]] | str, **params: Any
+    ) -> ChatResult:
+        """One complete answer, natively async."""
+        request = messages if isinstance(messages, ChatRequest) else self.request(messages, **params)
+        resp = await self._aopen(request, stream=False)
+        return self._result(resp)
+
+    def stream(
+        self, messages: ChatRequest | Sequence[Message | dict[str, Any]] | str, **params: Any
+    ) -> Iterator[ChatChunk]:
+        """Chunks as the bytes arrive; the last chunk has `final=True` with usage and metadata."""
+        request = messages if isinstance(messages, ChatRequest) else self.request(messages, **params)
+        resp = self._open(request, stream=True)
+        run = _StreamRun(self, resp)
+        try:
+            for raw in resp.iter_bytes():
+                yield from run.on_bytes(raw)
+        except httpx.TransportError as exc:
+            raise run.interrupted(exc) from exc
+        finally:
+            resp.close()
+        yield from run.end()
+
+    async def astream(
+        self, messages: ChatRequest | Sequence[Message | dict[str, Any]] | str, **params: Any
+    ) -> AsyncIterator[ChatChunk]:
+        """Chunks as the bytes arrive, natively async."""
+        request = messages if isinstance(messages, ChatRequest) else self.request(messages, **params)
+        resp = await self._aopen(request, stream=True)
+        run = _StreamRun(self, resp)
+        try:
+            async for raw in resp.aiter_bytes():
+                for chunk in run.on_bytes(raw):
+                    yield chunk
+        except httpx.TransportError as exc:
+            raise run.interrupted(exc) from exc
+        finally:
+            await resp.aclose()
+        for chunk in run.end():
+            yield chunk
+
+    def close(self) -> None:
+        """Close pooled connections (the client opens new ones if used again)."""
+        self.transport.close()
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+
+class _StreamRun:
+    """The per-stream work shared by `stream` and `astream`: bytes → events → chunks."""
+
+    __slots__ = ("client", "resp", "decoder", "parser", "text", "reasoning", "last_data")
+
+    def __init__(self, client: ChatClient, resp: httpx.Response) -> None:
+        self.client = client
+        self.resp = resp
+        self.decoder = SSEDecoder()
+        self.parser = client.dialect.stream_parser(client.options)
+        self.text: list[str] = []  # kept only to report partial text if the stream breaks
+        self.reasoning: list[str] = []
+        self.last_data = time.monotonic()
+
+    def on_bytes(self, raw: bytes) -> list[ChatChunk]:
+        out: list[ChatChunk] = []
+        got_data = False
+        for event in self.decoder.feed(raw):
+            got_data = got_data or event.data is not None
+            out.extend(self.parser.feed(event))
+        stall = self.client.stall_timeout
+        if got_data:
+            self.last_data = time.monotonic()
+        elif stall is not None and time.monotonic() - self.last_data > stall:
+            raise APITimeoutError(
+                f"stream stalled: no data for {stall}s (only keep-alives)",
+                url=self.client.url,
+                request_id=_header_request_id(self.resp.headers),
+            )
+        for chunk in out:
+            if chunk.text:
+                self.text.append(chunk.text)
+            if chunk.reasoning:
+                self.reasoning.append(chunk.reasoning)
+        return out
+
+    def end(self) -> list[ChatChunk]:
+        out: list[ChatChunk] = []
+        for event in self.decoder.flush():
+            out.extend(self.parser.feed(event))
+        if not self.parser.complete:
+            raise self.interrupted(None)
+        out.extend(self.parser.finish())
+        request_id = _header_request_id(self.resp.headers)
+        if request_id:
+            out[-1].metadata.setdefault("request_id", request_id)
+        return out
+
+    def interrupted(self, exc: BaseException | None) -> StreamInterruptedError:
+        why = f"connection lost ({type(exc).__name__})" if exc else "the stream ended without [DONE] or a finish reason"
+        text = "".join(self.text)
+        return StreamInterruptedError(
+            f"stream interrupted: {why} after {len(text)} characters of answer",
+            partial_text=text,
+            partial_reasoning="".join(self.reasoning),
+            url=self.client.url,
+            request_id=_header_request_id(self.resp.headers),
+        )
+
+
+def _header_request_id(headers: httpx.Headers) -> str | None:
+    for name in _REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value
+    return None
+
+
+def _scrub(text: str | None, token: str | None) -> str | None:
+    if text and token and token in text:
+        return text.replace(token, "***")
+    return text
+
+
+def _is_loopback(url: str) -> bool:
+    host = httpx.URL(url).host
+    return host in ("localhost", "::1") or host.startswith("127.")

@@ -1,0 +1,140 @@
+"""The dialect interface: pure translation between neutral types and one HTTP API.
+
+A dialect never does I/O. It turns a `ChatRequest` into an `HttpRequest`, a
+decoded JSON body into a `ChatResult`, each stream event into `ChatChunk`s (via a
+per-stream parser that owns the stream's state), and an error body into an
+`ErrorInfo`. Adding a dialect means one module plus its fixtures.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from ..sse import SSEEvent
+from ..thinking import ThinkMode
+from ..types import ChatChunk, ChatRequest, ChatResult
+
+AuthScheme = Literal["bearer", "raw", "x-auth-token", "none"]
+
+
+@dataclass(slots=True)
+class HttpRequest:
+    """Everything the transport needs to send one request."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    json: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class ErrorInfo:
+    """What a dialect could read out of an error body."""
+
+    code: str | None = None
+    message: str | None = None
+    request_id: str | None = None
+    type: str | None = None
+
+
+@dataclass(slots=True)
+class ParseOptions:
+    """Per-model choices that affect parsing, resolved against the dialect's defaults."""
+
+    think_tags: ThinkMode = "keep"
+    think_starts_open: bool = False
+    include_usage: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class StreamParser:
+    """Per-stream state: turns events into delta chunks, and at the end one final chunk.
+
+    `complete` tells whether the stream reached its terminator (`[DONE]` or a
+    finish reason); `skipped` / `recovered` count damaged lines.
+    """
+
+    complete: bool = False
+    skipped: int = 0
+    recovered: int = 0
+
+    def feed(self, event: SSEEvent) -> list[ChatChunk]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def finish(self) -> list[ChatChunk]:  # pragma: no cover - interface
+        """End of stream: held-back deltas, then exactly one chunk with `final=True`."""
+        raise NotImplementedError
+
+
+class Dialect:
+    """Base class of every dialect; subclasses set the class attributes and override hooks."""
+
+    name: ClassVar[str] = ""
+    #: path appended to a `base_url` (OpenAI convention) to reach the chat route
+    chat_path: ClassVar[str] = ""
+    #: matches the path of a full endpoint URL of this dialect (for inference)
+    path_pattern: ClassVar[re.Pattern[str] | None] = None
+    auth_scheme: ClassVar[AuthScheme] = "bearer"
+    supports_tools: ClassVar[bool] = True
+    #: default handling of inline <think> tags in content
+    think_tags: ClassVar[ThinkMode] = "keep"
+    #: whether `stream_options.include_usage` is understood
+    accepts_stream_options: ClassVar[bool] = True
+
+    def chat_url(self, base_url: str) -> str:
+        """The chat route under a base URL (`http://host:1025/v1` → `.../v1/chat/completions`)."""
+        return base_url.rstrip("/") + self.chat_path
+
+    def auth_headers(self, token: str | None, scheme: AuthScheme | None = None) -> dict[str, str]:
+        """Headers that carry `token` the way this dialect (or an explicit `scheme`) wants."""
+        if not token:
+            return {}
+        scheme = scheme or self.auth_scheme
+        if scheme == "bearer":
+            return {"Authorization": f"Bearer {token}"}
+        if scheme == "raw":
+            return {"Authorization": token}
+        if scheme == "x-auth-token":
+            return {"X-Auth-Token": token}
+        return {}
+
+    def validate(self, request: ChatRequest) -> None:
+        """Raise `ConfigurationError` for input the API is documented to reject."""
+
+    def build_request(
+        self, request: ChatRequest, *, url: str, stream: bool, headers: dict[str, str], options: ParseOptions
+    ) -> HttpRequest:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def parse_response(self, body: Any, options: ParseOptions) -> ChatResult:  # pragma: no cover
+        raise NotImplementedError
+
+    def stream_parser(self, options: ParseOptions) -> StreamParser:  # pragma: no cover
+        raise NotImplementedError
+
+    def parse_error(self, status: int, body: Any) -> ErrorInfo:
+        """Read the server's own code and message out of an error body (already JSON-decoded if possible)."""
+        if isinstance(body, dict):
+            err = body.get("error")
+            if isinstance(err, dict):
+                return ErrorInfo(
+                    code=_str(err.get("code")),
+                    message=_str(err.get("message")),
+                    type=_str(err.get("type")),
+                    request_id=_str(body.get("id") or body.get("request_id")),
+                )
+            if isinstance(err, str):
+                return ErrorInfo(message=err, code=_str(body.get("code")))
+            msg = body.get("message") or body.get("msg") or body.get("detail")
+            return ErrorInfo(code=_str(body.get("code")), message=_str(msg))
+        if isinstance(body, str) and body.strip():
+            return ErrorInfo(message=body.strip()[:500])
+        return ErrorInfo()
+
+
+def _str(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)

@@ -1,0 +1,381 @@
+"""`openai`: the OpenAI chat-completions dialect of vLLM, MindIE, SGLang and friends.
+
+Also the base class of the gateway dialects that are variations of it (`ias`,
+`lm_v2`, `pangu_v1`, `pangu_v2`); they override the hooks near the top of
+`ChatCompletionsDialect` rather than the parsing loops.
+
+Wire facts absorbed here:
+* reasoning arrives as `reasoning_content` (vLLM until early 2026, DeepSeek,
+  Pangu) or `reasoning` (vLLM since 2026); both are read;
+* `choices` may be `null` or `[]` (usage-only chunks), `delta` may be `null`;
+* tool-call deltas may lack `index` (then `id` starts a new call and a missing `id`
+  continues the last one), `id` after the first fragment, or `arguments`;
+* usage may be repeated cumulatively on every chunk or sent once at the end:
+  the last one seen is the total, reported once on the final chunk.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any, ClassVar
+
+from ..errors import APIStatusError, error_class_for
+from ..jsonlenient import loads_lenient
+from ..sse import SSEEvent
+from ..thinking import ThinkSplitter, split_think_text
+from ..types import ChatChunk, ChatRequest, ChatResult, Choice, Message, ToolCall, ToolCallDelta, Usage
+from .base import Dialect, ErrorInfo, HttpRequest, ParseOptions, StreamParser
+
+log = logging.getLogger("domestic_llm")
+
+_TOOL_CHOICE_WORDS = {"auto": "auto", "none": "none", "required": "required", "any": "required"}
+
+
+def parse_usage(raw: Any) -> Usage | None:
+    """OpenAI-style usage (`prompt_tokens` …) into `Usage`; `None` when absent."""
+    if not isinstance(raw, dict):
+        return None
+    inp = raw.get("prompt_tokens")
+    out = raw.get("completion_tokens")
+    if inp is None and out is None and raw.get("total_tokens") is None:
+        return None
+    inp = int(inp or 0)
+    out = int(out or 0)
+    total = raw.get("total_tokens")
+    usage = Usage(inp, out, int(total) if total is not None else inp + out)
+    details = raw.get("completion_tokens_details")
+    if isinstance(details, dict) and details.get("reasoning_tokens") is not None:
+        usage.reasoning_tokens = int(details["reasoning_tokens"])
+    details = raw.get("prompt_tokens_details")
+    if isinstance(details, dict) and details.get("cached_tokens") is not None:
+        usage.cached_tokens = int(details["cached_tokens"])
+    return usage
+
+
+def _text_of(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # content parts
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return str(content)
+
+
+class ChatCompletionsStream(StreamParser):
+    """State of one chat-completions stream; the dialect's hooks do the reading."""
+
+    def __init__(self, dialect: ChatCompletionsDialect, options: ParseOptions) -> None:
+        self.dialect = dialect
+        self.options = options
+        self.split = options.think_tags != "keep"
+        self.meta: dict[str, Any] = {}
+        self.usage: Usage | None = None
+        self.finish_reasons: dict[int, str] = {}
+        self.raw_finish: dict[int, str] = {}
+        self.splitters: dict[int, ThinkSplitter] = {}
+        # per choice: tool-call id -> index, and the last index used (for deltas lacking both)
+        self.tool_ids: dict[int, dict[str, int]] = {}
+        self.tool_last: dict[int, int] = {}
+        self.complete = False
+        self.skipped = 0
+        self.recovered = 0
+
+    def feed(self, event: SSEEvent) -> list[ChatChunk]:
+        data = event.data
+        if data is None:
+            return self.dialect.on_dataless_event(self, event)
+        data = data.strip()
+        if not data:
+            return []
+        if data == "[DONE]":
+            self.complete = True
+            return []
+        try:
+            obj, recovered = loads_lenient(data)
+        except ValueError:
+            self._skip(data)
+            return []
+        if not isinstance(obj, dict):
+            self._skip(data)
+            return []
+        if recovered:
+            self.recovered += 1
+        return self.dialect.read_stream_object(self, obj)
+
+    def _skip(self, data: str) -> None:
+        if self.options.extra.get("strict"):
+            from ..errors import MalformedResponseError
+
+            raise MalformedResponseError(f"unparseable stream line: {data[:200]!r}")
+        if not self.skipped:
+            log.warning("domestic_llm: skipping an unparseable stream line: %.200r", data)
+        self.skipped += 1
+
+    def text_delta(self, index: int, text: str, reasoning: str) -> tuple[str, str]:
+        """Route `text` through the <think> splitter of choice `index` when splitting is on."""
+        if self.split and text:
+            sp = self.splitters.get(index)
+            if sp is None:
+                sp = self.splitters[index] = ThinkSplitter(self.options.think_tags, self.options.think_starts_open)
+            r, text = sp.feed(text)
+            if r:
+                reasoning += r
+        return text, reasoning
+
+    def tool_delta(self, index: int, raw: dict[str, Any]) -> ToolCallDelta:
+        fn = raw.get("function") or {}
+        call_id = raw.get("id") or None
+        idx = raw.get("index")
+        ids = self.tool_ids.setdefault(index, {})
+        if idx is None:
+            # vLLM's hermes parser may omit `index`: a new id starts a call, no id continues one
+            if call_id is None:
+                idx = self.tool_last.get(index, 0)
+            else:
+                idx = ids.get(call_id, len(ids))
+        if call_id is not None:
+            ids.setdefault(call_id, idx)
+        self.tool_last[index] = idx
+        args = fn.get("arguments")
+        if args is not None and not isinstance(args, str):
+            args = json.dumps(args, ensure_ascii=False)
+        return ToolCallDelta(idx, call_id, fn.get("name") or None, args)
+
+    def finish(self) -> list[ChatChunk]:
+        """Release held-back text and build the one final chunk."""
+        out: list[ChatChunk] = []
+        for index, sp in self.splitters.items():
+            r, t = sp.flush()
+            if r or t:
+                out.append(ChatChunk(index, t, r))
+            if sp.orphan_close:
+                self.meta["orphan_think_close"] = True
+        meta = self.meta
+        if self.skipped:
+            meta["skipped_lines"] = self.skipped
+        if self.recovered:
+            meta["recovered_lines"] = self.recovered
+        for index, raw in self.raw_finish.items():
+            if raw != self.finish_reasons.get(index):
+                meta.setdefault("raw_finish_reason", raw)
+        if len(self.finish_reasons) > 1:
+            meta["finish_reasons"] = dict(self.finish_reasons)
+        out.append(ChatChunk(0, final=True, finish_reason=self.finish_reasons.get(0), usage=self.usage, metadata=meta))
+        return out
+
+
+class ChatCompletionsDialect(Dialect):
+    """OpenAI chat completions. Subclasses adjust the hooks, not the loops."""
+
+    name: ClassVar[str] = "openai"
+    chat_path: ClassVar[str] = "/chat/completions"
+    path_pattern: ClassVar[re.Pattern[str] | None] = re.compile(r"/chat/completions/?$")
+    #: key of the incremental message in a stream choice
+    delta_key: ClassVar[str] = "delta"
+    #: how the `thinking` switch is sent: vLLM's chat-template kwarg, a top-level flag, or not at all
+    thinking_style: ClassVar[str | None] = "chat_template_kwargs"
+    #: name of the max-output-tokens field
+    max_tokens_field: ClassVar[str] = "max_tokens"
+    #: params this API does not know and must not receive
+    unsupported_params: ClassVar[frozenset[str]] = frozenset({"top_k", "penalty_score"})
+    #: finish reasons renamed to OpenAI's vocabulary
+    finish_aliases: ClassVar[dict[str, str]] = {}
+
+    # ---- request --------------------------------------------------------------------
+
+    def message_to_wire(self, m: Message, send_reasoning: bool) -> dict[str, Any]:
+        d: dict[str, Any] = {"role": m.role, "content": m.content}
+        if m.name:
+            d["name"] = m.name
+        if m.tool_calls:
+            d["tool_calls"] = [
+                {"id": tc.id, "type": "function", "function": {"name": tc.name, "arguments": tc.arguments}}
+                for tc in m.tool_calls
+            ]
+        if m.tool_call_id is not None:
+            d["tool_call_id"] = m.tool_call_id
+        if send_reasoning and m.reasoning:
+            d["reasoning_content"] = m.reasoning
+        return d
+
+    def messages_to_wire(self, request: ChatRequest) -> list[dict[str, Any]]:
+        return [self.message_to_wire(m, request.send_reasoning) for m in request.messages]
+
+    def tool_choice_to_wire(self, choice: str | dict[str, Any]) -> Any:
+        if isinstance(choice, dict):
+            return choice
+        word = _TOOL_CHOICE_WORDS.get(choice)
+        if word:
+            return word
+        return {"type": "function", "function": {"name": choice}}
+
+    def build_request(
+        self, request: ChatRequest, *, url: str, stream: bool, headers: dict[str, str], options: ParseOptions
+    ) -> HttpRequest:
+        body: dict[str, Any] = {"model": request.model, "messages": self.messages_to_wire(request)}
+        unsupported = self.unsupported_params
+        for key, value in request.params.items():
+            if value is None or key in unsupported:
+                continue
+            if key == "max_tokens":
+                key = self.max_tokens_field
+            body[key] = value
+        if request.tools:
+            body["tools"] = request.tools
+            if request.tool_choice is not None:
+                body["tool_choice"] = self.tool_choice_to_wire(request.tool_choice)
+        if request.response_format is not None:
+            body["response_format"] = request.response_format
+        if request.thinking is not None and self.thinking_style == "chat_template_kwargs":
+            body["chat_template_kwargs"] = {"enable_thinking": request.thinking}
+        elif request.thinking is not None and self.thinking_style == "enable_thinking":
+            body["enable_thinking"] = request.thinking
+        if stream:
+            body["stream"] = True
+            if options.include_usage and self.accepts_stream_options:
+                body["stream_options"] = {"include_usage": True}
+        for key, value in request.extra_body.items():
+            if isinstance(value, dict) and isinstance(body.get(key), dict):
+                body[key] = {**body[key], **value}
+            else:
+                body[key] = value
+        return HttpRequest("POST", url, headers, body)
+
+    # ---- hooks for variants ------------------------------------------------------------
+
+    def normalize_finish(self, raw: Any) -> str | None:
+        if raw is None:
+            return None
+        raw = str(raw)
+        return self.finish_aliases.get(raw, raw)
+
+    def response_metadata(self, obj: dict[str, Any], meta: dict[str, Any]) -> None:
+        """Copy ids and names from a response object or stream chunk into `meta` (first seen wins)."""
+        for key in ("id", "model", "created", "system_fingerprint"):
+            value = obj.get(key)
+            if value is not None and key not in meta:
+                meta[key] = value
+
+    def choice_extras(self, choice: dict[str, Any], message: dict[str, Any], meta: dict[str, Any]) -> None:
+        """Dialect flags carried on a choice or delta (e.g. `stop_reason`)."""
+        stop_reason = choice.get("stop_reason")
+        if stop_reason is not None:
+            meta["stop_reason"] = stop_reason
+
+    def on_dataless_event(self, state: ChatCompletionsStream, event: SSEEvent) -> list[ChatChunk]:
+        """An event with an `event:` line but no data (keep-alives, trailers)."""
+        return []
+
+    def error_in_body(self, obj: dict[str, Any]) -> ErrorInfo | None:
+        """An error reported inside a 200 body or a stream chunk, if any."""
+        if "error" in obj and not obj.get("choices"):
+            return self.parse_error(200, obj)
+        return None
+
+    def raise_body_error(self, info: ErrorInfo) -> None:
+        raise error_class_for(_status_from_code(info.code), info.message)(
+            info.message or "the server reported an error",
+            code=info.code,
+            server_message=info.message,
+            request_id=info.request_id,
+        )
+
+    # ---- response ----------------------------------------------------------------------
+
+    def parse_response(self, body: Any, options: ParseOptions) -> ChatResult:
+        if not isinstance(body, dict):
+            raise APIStatusError("the server's answer is not a JSON object", body=body)
+        err = self.error_in_body(body)
+        if err is not None:
+            self.raise_body_error(err)
+        meta: dict[str, Any] = {}
+        self.response_metadata(body, meta)
+        choices = []
+        for position, raw_choice in enumerate(body.get("choices") or ()):
+            if not isinstance(raw_choice, dict):
+                continue
+            msg = raw_choice.get("message") or {}
+            text = _text_of(msg.get("content"))
+            reasoning = msg.get("reasoning_content") or msg.get("reasoning") or ""
+            if options.think_tags != "keep" and text:
+                r, text = split_think_text(text, options.think_tags, options.think_starts_open)
+                reasoning = reasoning + r if reasoning else r
+            calls = []
+            for i, tc in enumerate(msg.get("tool_calls") or ()):
+                fn = tc.get("function") or {}
+                args = fn.get("arguments")
+                if args is None:
+                    args = ""
+                elif not isinstance(args, str):
+                    args = json.dumps(args, ensure_ascii=False)
+                calls.append(ToolCall(tc.get("id") or f"call_{position}_{i}", fn.get("name") or "", args))
+            raw_finish = raw_choice.get("finish_reason")
+            finish = self.normalize_finish(raw_finish)
+            if raw_finish is not None and raw_finish != finish:
+                meta.setdefault("raw_finish_reason", raw_finish)
+            self.choice_extras(raw_choice, msg, meta)
+            choices.append(
+                Choice(
+                    index=raw_choice.get("index", position),
+                    text=text,
+                    reasoning=reasoning,
+                    tool_calls=calls,
+                    finish_reason=finish,
+                    logprobs=raw_choice.get("logprobs"),
+                )
+            )
+        return ChatResult(choices, self.read_usage(body), meta)
+
+    def read_usage(self, obj: dict[str, Any]) -> Usage | None:
+        return parse_usage(obj.get("usage"))
+
+    def stream_parser(self, options: ParseOptions) -> ChatCompletionsStream:
+        return ChatCompletionsStream(self, options)
+
+    def read_stream_object(self, state: ChatCompletionsStream, obj: dict[str, Any]) -> list[ChatChunk]:
+        """One decoded stream chunk → delta chunks; end-of-answer facts go into `state`."""
+        err = self.error_in_body(obj)
+        if err is not None:
+            self.raise_body_error(err)
+        self.response_metadata(obj, state.meta)
+        usage = self.read_usage(obj)
+        if usage is not None:
+            state.usage = usage  # cumulative or final: the last one is the total
+        out: list[ChatChunk] = []
+        for position, choice in enumerate(obj.get("choices") or ()):
+            if not isinstance(choice, dict):
+                continue
+            index = choice.get("index", position)
+            delta = choice.get(self.delta_key) or {}
+            text = delta.get("content") or ""
+            if text.__class__ is not str:
+                text = _text_of(text)
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
+            text, reasoning = state.text_delta(index, text, reasoning)
+            raw_calls = delta.get("tool_calls")
+            calls = [state.tool_delta(index, tc) for tc in raw_calls] if raw_calls else []
+            self.choice_extras(choice, delta, state.meta)
+            if text or reasoning or calls:
+                out.append(ChatChunk(index, text, reasoning, calls))
+            raw_finish = choice.get("finish_reason")
+            if raw_finish is not None:
+                state.raw_finish[index] = raw_finish
+                state.finish_reasons[index] = self.normalize_finish(raw_finish)  # type: ignore[assignment]
+                state.complete = True
+        return out
+
+
+def _status_from_code(code: str | None) -> int:
+    """An HTTP-like status for an error reported in a 200 body (for picking the class)."""
+    if code and code.isdigit() and 400 <= int(code) < 600:
+        return int(code)
+    return 500
+
+
+class OpenAIDialect(ChatCompletionsDialect):
+    """vLLM / MindIE / any OpenAI-compatible server (`/v1/chat/completions`, optional Bearer)."""
+
+    name = "openai"

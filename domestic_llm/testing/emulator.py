@@ -1,0 +1,286 @@
+"""A real HTTP server on a loopback port that speaks every dialect, for demos and tests.
+
+```python
+from domestic_llm.testing import Emulator
+
+with Emulator() as emu:                      # free port, background thread
+    ChatDomestic(model="qwen-72b", base_url=emu.base_url).invoke("你好")
+    emu.requests[-1].json                    # what the server received
+```
+
+From the command line: `python -m domestic_llm.testing --port 8000`.
+
+Deterministic by construction (see `replies`); streams real bytes, optionally
+cut into `chunk_bytes`-sized writes with `delay` seconds between them. A test
+can `script()` the replies it wants and read back `requests`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .dialects import EMULATED, EmulatedDialect, RenderContext
+from .replies import Reply, default_reply
+
+
+@dataclass
+class RecordedRequest:
+    """A request as the emulator received it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    json: Any
+
+
+@dataclass
+class Fault:
+    """A misbehaviour for the next matching requests (see `Emulator.fault`)."""
+
+    status: int | None = None
+    times: int = 1
+    retry_after: str | None = None
+    drop_after_chunks: int | None = None
+    stall_after_chunks: int | None = None
+    keepalive_interval: float | None = None
+    damage_lines: bool = False
+    body: Any = None
+
+
+@dataclass
+class EmulatorState:
+    api_key: str | None = None
+    chunk_bytes: int | None = None
+    delay: float = 0.0
+    reject_stream_options: bool = False
+    requests: list[RecordedRequest] = field(default_factory=list)
+    script: deque[Reply] = field(default_factory=deque)
+    faults: deque[Fault] = field(default_factory=deque)
+    counter: int = 0
+
+
+def _build_app(state: EmulatorState) -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response, StreamingResponse
+    from starlette.routing import Route
+
+    def handler(dialect: EmulatedDialect) -> Any:
+        async def endpoint(request: Request) -> Response:
+            raw = await request.body()
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = None
+            state.requests.append(
+                RecordedRequest(request.method, request.url.path, dict(request.headers), body)
+            )
+            state.counter += 1
+            fault = _take_fault(state)
+            if fault is not None and fault.status is not None:
+                headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
+                err = fault.body or dialect.error_body(fault.status, "emulated_fault", f"emulated failure {fault.status}")
+                return JSONResponse(err, status_code=fault.status, headers=headers)
+            if not dialect.authorized(request.headers, state.api_key):
+                return JSONResponse(
+                    dialect.error_body(401, "unauthorized", "invalid or missing credentials"), status_code=401
+                )
+            if not isinstance(body, dict):
+                return JSONResponse(dialect.error_body(400, "invalid_json", "request body is not a JSON object"), 400)
+            stream = body.get("stream") in (True, "true")
+            if stream and state.reject_stream_options and "stream_options" in body:
+                return JSONResponse(
+                    dialect.error_body(400, "invalid_request", "Extra inputs are not permitted: stream_options"), 400
+                )
+            problem = dialect.validate(body, request.path_params)
+            if problem is not None:
+                return JSONResponse(dialect.error_body(400, problem[0], problem[1]), status_code=400)
+            reply = state.script.popleft() if state.script else None
+            ctx = RenderContext(
+                body=body,
+                reply=reply or default_reply(body, str(body.get("model") or ""), dialect.thinking_of(body)),
+                serial=state.counter,
+                path_params=dict(request.path_params),
+            )
+            headers = {"X-Request-Id": f"emu-req-{state.counter}"}
+            if not stream:
+                return JSONResponse(dialect.render_json(ctx), headers=headers)
+            events = dialect.render_stream(ctx)
+            return StreamingResponse(
+                _send(events, state, fault), media_type="text/event-stream", headers=headers
+            )
+
+        return endpoint
+
+    async def models(request: Request) -> Response:
+        return JSONResponse({"object": "list", "data": [{"id": "emulated", "object": "model", "owned_by": "emulator"}]})
+
+    routes = [Route(d.route, handler(d), methods=["POST"]) for d in EMULATED]
+    routes.append(Route("/v1/models", models, methods=["GET"]))
+    return Starlette(routes=routes)
+
+
+def _take_fault(state: EmulatorState) -> Fault | None:
+    if not state.faults:
+        return None
+    fault = state.faults[0]
+    fault.times -= 1
+    if fault.times <= 0:
+        state.faults.popleft()
+    return fault
+
+
+async def _send(events: list[str], state: EmulatorState, fault: Fault | None) -> AsyncIterator[bytes]:
+    """Write the stream's events, honouring chunking, delay and stream faults."""
+    for n, event in enumerate(events):
+        if fault is not None:
+            if fault.drop_after_chunks is not None and n >= fault.drop_after_chunks:
+                raise ConnectionResetError("emulated connection drop")
+            if fault.stall_after_chunks is not None and n >= fault.stall_after_chunks:
+                end = time.monotonic() + 30
+                while time.monotonic() < end:
+                    if fault.keepalive_interval:
+                        yield b": keep-alive\n\n"
+                        await asyncio.sleep(fault.keepalive_interval)
+                    else:
+                        await asyncio.sleep(0.5)
+                return
+            if fault.damage_lines and n % 3 == 1 and event.startswith("data:") and "[DONE]" not in event:
+                event = event.rstrip("\n") + "]} 乱码\n\n"
+        data = event.encode("utf-8")
+        if state.chunk_bytes:
+            for i in range(0, len(data), state.chunk_bytes):
+                yield data[i : i + state.chunk_bytes]
+                if state.delay:
+                    await asyncio.sleep(state.delay)
+        else:
+            yield data
+            if state.delay:
+                await asyncio.sleep(state.delay)
+
+
+class Emulator:
+    """The emulator server, started in a background thread (context manager) or via `serve()`."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        chunk_bytes: int | None = None,
+        delay: float = 0.0,
+        reject_stream_options: bool = False,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.state = EmulatorState(
+            api_key=api_key, chunk_bytes=chunk_bytes, delay=delay, reject_stream_options=reject_stream_options
+        )
+        self.app = _build_app(self.state)
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    # ---- control ---------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received so far, in order."""
+        return self.state.requests
+
+    def script(self, replies: Iterable[Reply]) -> None:
+        """Queue the replies the next requests get, in order (then the default model resumes)."""
+        self.state.script.extend(replies)
+
+    def fault(self, fault: Fault) -> None:
+        """Queue a misbehaviour for the next `fault.times` requests."""
+        self.state.faults.append(fault)
+
+    def reset(self) -> None:
+        self.state.requests.clear()
+        self.state.script.clear()
+        self.state.faults.clear()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """OpenAI-style base URL (`.../v1`)."""
+        return self.url + "/v1"
+
+    def endpoint(self, dialect: str = "openai", **path_params: str) -> str:
+        """The full chat URL of a dialect on this emulator, as a vendor document would print it."""
+        for d in EMULATED:
+            if d.name == dialect:
+                return self.url + d.example_path(**path_params)
+        raise KeyError(f"the emulator does not speak {dialect!r}")
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        import uvicorn
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=1
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="domestic-llm-emulator", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the emulator did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            self._server = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: serve the emulator until interrupted."""
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description="domestic-llm emulator of every supported dialect")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--api-key", default=None, help="require this key/token (checked per dialect's auth scheme)")
+    parser.add_argument("--chunk-bytes", type=int, default=None, help="cut stream writes into pieces of N bytes")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds between stream writes")
+    args = parser.parse_args(argv)
+    emu = Emulator(host=args.host, port=args.port, api_key=args.api_key, chunk_bytes=args.chunk_bytes, delay=args.delay)
+    print(f"domestic-llm emulator on {emu.url}")
+    for d in EMULATED:
+        print(f"  {d.name:<14} POST {emu.url}{d.example_path()}")
+    uvicorn.run(emu.app, host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
