@@ -31,6 +31,7 @@ import httpx
 
 from .dialects import get_dialect, infer_dialect, known_dialects
 from .dialects.base import AuthScheme, Dialect, HttpRequest, ParseOptions
+from .jsonlenient import loads_lenient
 from .errors import (
     APITimeoutError,
     AuthenticationError,
@@ -354,16 +355,20 @@ class ChatClient:
                 await asyncio.sleep(delay)
 
     def _result(self, resp: httpx.Response) -> ChatResult:
+        recovered = False
         try:
             body = json.loads(resp.content)
         except ValueError:
-            raise MalformedResponseError(
-                f"{self.dialect.name} endpoint answered HTTP {resp.status_code} with a body that is not JSON: "
-                f"{resp.text[:200]!r}",
-                status=resp.status_code,
-                url=self.url,
-                request_id=_header_request_id(resp.headers),
-            ) from None
+            try:
+                body, recovered = loads_lenient(resp.text)
+            except ValueError:
+                raise MalformedResponseError(
+                    f"{self.dialect.name} endpoint answered HTTP {resp.status_code} with a body that is not JSON: "
+                    f"{resp.text[:200]!r}",
+                    status=resp.status_code,
+                    url=self.url,
+                    request_id=_header_request_id(resp.headers),
+                ) from None
         try:
             result = self.dialect.parse_response(body, self.options)
         except DomesticLLMError as exc:
@@ -373,6 +378,8 @@ class ChatClient:
         request_id = _header_request_id(resp.headers)
         if request_id:
             result.metadata.setdefault("request_id", request_id)
+        if recovered:
+            result.metadata["recovered_body"] = True
         return result
 
     def invoke(self, messages: ChatRequest | Sequence[Message | dict[str, Any]] | str, **params: Any) -> ChatResult:

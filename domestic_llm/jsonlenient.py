@@ -34,27 +34,42 @@ def loads_lenient(text: str) -> tuple[Any, bool]:
             return value, True
     except ValueError:
         pass
-    repaired = _rebalance(stripped)
-    if repaired is not None:
+    # Two readings of a mismatched closer: a stray one (drop it) or missing ones before it
+    # (insert them). Keep whichever parse retains more of the original line.
+    best: tuple[int, Any] | None = None
+    for drop in (True, False):
+        repaired = _rebalance(stripped, drop)
+        if repaired is None:
+            continue
+        text_used, kept = repaired
         try:
-            value, _end = _decoder.raw_decode(repaired)
-            if isinstance(value, dict):
-                return value, True
+            value, _end = _decoder.raw_decode(text_used)
         except ValueError:
-            pass
+            continue
+        if isinstance(value, dict) and (best is None or kept > best[0]):
+            best = (kept, value)
+    if best is not None:
+        return best[1], True
     raise ValueError(f"unrecoverable JSON: {text[:120]!r}")
 
 
-def _rebalance(text: str) -> str | None:
-    """Insert missing closers so that brackets balance; cut at the end of the top value."""
+def _rebalance(text: str, drop_stray: bool) -> tuple[str, int] | None:
+    """Make brackets balance outside strings; returns the text and how many original characters it kept.
+
+    At a closer that does not match the innermost open bracket, either drop it
+    (`drop_stray`) or close the open brackets until it matches. The text is cut
+    where the top-level value ends; missing closers are added at the end.
+    """
     if not text or text[0] not in "{[":
         return None
     out: list[str] = []
     stack: list[str] = []
     in_string = escaped = False
+    kept = 0
     for ch in text:
         if in_string:
             out.append(ch)
+            kept += 1
             if escaped:
                 escaped = False
             elif ch == "\\":
@@ -62,23 +77,27 @@ def _rebalance(text: str) -> str | None:
             elif ch == '"':
                 in_string = False
             continue
-        if ch == '"':
-            in_string = True
-        elif ch in "{[":
-            stack.append(ch)
-        elif ch in "}]":
-            # close whatever is open until the closer matches
-            while stack and _CLOSER[stack[-1]] != ch:
-                out.append(_CLOSER[stack.pop()])
+        if ch in "}]":
+            if stack and _CLOSER[stack[-1]] != ch:
+                if drop_stray:
+                    continue
+                while stack and _CLOSER[stack[-1]] != ch:
+                    out.append(_CLOSER[stack.pop()])
             if not stack:
                 break
             stack.pop()
             out.append(ch)
+            kept += 1
             if not stack:
-                return "".join(out)
+                return "".join(out), kept
             continue
+        if ch == '"':
+            in_string = True
+        elif ch in "{[":
+            stack.append(ch)
         out.append(ch)
+        kept += 1
     if in_string:
         return None
     out.extend(_CLOSER[c] for c in reversed(stack))
-    return "".join(out)
+    return "".join(out), kept

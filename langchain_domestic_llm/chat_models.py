@@ -1,0 +1,421 @@
+"""`ChatDomestic`: LangChain chat model for privately deployed Chinese LLM endpoints.
+
+A thin adapter: LangChain messages are translated to the core's neutral types,
+the core's `ChatClient` does the talking in whichever dialect the endpoint
+speaks, and neutral results come back as `AIMessage` / `AIMessageChunk`
+following LangChain conventions (reasoning in
+`additional_kwargs["reasoning_content"]`, `usage_metadata`, `finish_reason` and
+`model_name` in `response_metadata`, usage and metadata once on the last chunk).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from operator import itemgetter
+from typing import Any, Literal
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.exceptions import OutputParserException
+from langchain_core.language_models import LanguageModelInput
+from langchain_core.language_models.chat_models import BaseChatModel, LangSmithParams
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.output_parsers.openai_tools import JsonOutputKeyToolsParser, PydanticToolsParser
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableLambda, RunnableMap, RunnablePassthrough
+from langchain_core.tools import BaseTool
+from langchain_core.utils import from_env, secret_from_env
+from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
+from langchain_core.utils.json import parse_json_markdown
+from langchain_core.utils.pydantic import is_basemodel_subclass
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+
+from domestic_llm.client import ChatClient
+from domestic_llm.errors import ConfigurationError, redact_url
+from domestic_llm.thinking import split_think_text
+from domestic_llm.types import ChatRequest
+
+from ._convert import PROVIDER, to_generation, to_generation_chunk, to_neutral
+
+# parameters sent as sampling params; everything else in call kwargs goes to the body
+_SAMPLING = ("temperature", "top_p", "max_tokens", "stop", "n", "seed", "presence_penalty", "frequency_penalty",
+             "logprobs", "top_logprobs", "top_k", "penalty_score")
+
+
+class ChatDomestic(BaseChatModel):
+    """Chat model for an OpenAI-like or gateway endpoint of a privately deployed LLM.
+
+    Configure with the full URL your vendor document prints (`endpoint=`), or an
+    OpenAI-style prefix (`base_url="http://host:1025/v1"`); the dialect is
+    inferred from the URL's path unless `dialect=` says otherwise. Every setting
+    also reads `DOMESTIC_LLM_*` environment variables (`ENDPOINT`, `BASE_URL`,
+    `API_KEY`, `MODEL`, `DIALECT`).
+
+    ```python
+    from langchain_domestic_llm import ChatDomestic
+
+    llm = ChatDomestic(model="qwen-72b", base_url="http://127.0.0.1:1025/v1")
+    msg = llm.invoke("你好")
+    msg.content, msg.usage_metadata, msg.additional_kwargs.get("reasoning_content")
+    ```
+    """
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    model: str = Field(default_factory=from_env("DOMESTIC_LLM_MODEL", default=""), alias="model_name")
+    """Model name sent in the request body."""
+    endpoint: str | None = Field(default_factory=from_env("DOMESTIC_LLM_ENDPOINT", default=None))
+    """Full URL of the chat route, as a vendor document prints it; the dialect is inferred from its path."""
+    base_url: str | None = Field(default_factory=from_env("DOMESTIC_LLM_BASE_URL", default=None))
+    """OpenAI-convention prefix such as `http://host:1025/v1`; the dialect appends its own path."""
+    api_key: SecretStr | None = Field(default_factory=secret_from_env("DOMESTIC_LLM_API_KEY", default=None))
+    """Key or token; sent the way the dialect wants (Bearer, raw, X-Auth-Token)."""
+    dialect: str | None = Field(default_factory=from_env("DOMESTIC_LLM_DIALECT", default=None))
+    """Dialect name (see `domestic_llm.known_dialects()`); inferred from the URL when unset."""
+    auth_scheme: Literal["bearer", "raw", "x-auth-token", "none"] | None = None
+    """Override how the key is sent; default is the dialect's own scheme."""
+    token_provider: Callable[[], Any] | None = Field(default=None, exclude=True)
+    """Callable (sync or async) returning a fresh token; asked before each request and again after a 401."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = Field(default=None, alias="max_completion_tokens")
+    stop: list[str] | str | None = Field(default=None, alias="stop_sequences")
+    n: int = 1
+    seed: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    top_k: int | None = None
+    penalty_score: float | None = None
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Extra JSON body fields sent with every request (e.g. `modelVersion`)."""
+
+    thinking: bool | None = None
+    """Switch the model's thinking on/off where the dialect has a switch; `None` sends nothing."""
+    think_tags: Literal["split", "drop", "keep"] | None = None
+    """Inline `<think>` handling: split into reasoning, drop, or keep in content (default: the dialect's)."""
+    think_starts_open: bool = False
+    """The server's chat template already opened `<think>`: text is reasoning until `</think>`."""
+    send_reasoning: bool = False
+    """Send earlier reasoning back in the history (servers that need it for multi-turn tool use)."""
+
+    timeout: float | None = Field(default=120.0, alias="request_timeout")
+    """Seconds allowed for each network read (and a whole non-streamed answer)."""
+    connect_timeout: float | None = 10.0
+    stall_timeout: float | None = None
+    """Seconds a stream may go without a data event (keep-alive comments do not count)."""
+    total_timeout: float | None = None
+    """Cap in seconds on a whole call including retries."""
+    max_retries: int = 2
+    default_headers: dict[str, str] | None = None
+    verify: bool | str = True
+    """TLS verification: `True`, `False`, or the path of a CA bundle (private CAs)."""
+    proxy: str | None = None
+    max_connections: int = 100
+    streaming: bool = False
+    """Use streaming under `invoke` too (callbacks then receive tokens)."""
+    stream_usage: bool = True
+    """Ask for usage in streams (`stream_options.include_usage`)."""
+    strict: bool = False
+    """Raise on an unparseable stream line instead of skipping it with a warning."""
+
+    _client: ChatClient | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _build_client(self) -> ChatDomestic:
+        # Built at construction so configuration errors surface before any request;
+        # it opens no connection until the first call.
+        self._client = ChatClient(
+            model=self.model,
+            endpoint=self.endpoint,
+            base_url=self.base_url,
+            api_key=self.api_key.get_secret_value() if self.api_key else None,
+            dialect=self.dialect,
+            auth_scheme=self.auth_scheme,
+            token_provider=self.token_provider,
+            timeout=self.timeout,
+            connect_timeout=self.connect_timeout,
+            stall_timeout=self.stall_timeout,
+            total_timeout=self.total_timeout,
+            max_retries=self.max_retries,
+            default_headers=self.default_headers,
+            verify=self.verify,
+            proxy=self.proxy,
+            max_connections=self.max_connections,
+            think_tags=self.think_tags,
+            think_starts_open=self.think_starts_open,
+            stream_usage=self.stream_usage,
+            strict=self.strict,
+        )
+        if self.n < 1:
+            raise ConfigurationError(f"n={self.n} must be >= 1")
+        return self
+
+    @classmethod
+    def from_client_kwargs(cls, **kwargs: Any) -> ChatDomestic:  # pragma: no cover - convenience alias
+        return cls(**kwargs)
+
+    @property
+    def client(self) -> ChatClient:
+        """The core client doing the HTTP work (shared pool for every call on this instance)."""
+        assert self._client is not None
+        return self._client
+
+    # ---- LangChain plumbing ----------------------------------------------------------
+
+    @property
+    def _llm_type(self) -> str:
+        return "domestic-llm"
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["langchain_domestic_llm", "chat_models"]
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": "DOMESTIC_LLM_API_KEY"}
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "dialect": self.client.dialect.name,
+            "url": redact_url(self.client.url),
+            **self._sampling(),
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider=PROVIDER,
+            ls_model_name=kwargs.get("model") or self.model,
+            ls_model_type="chat",
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
+        ls_stop = stop or kwargs.get("stop") or self.stop
+        if ls_stop:
+            params["ls_stop"] = [ls_stop] if isinstance(ls_stop, str) else list(ls_stop)
+        return params
+
+    def _sampling(self) -> dict[str, Any]:
+        params = {k: getattr(self, k) for k in _SAMPLING}
+        if params["n"] == 1:
+            params["n"] = None  # the server's default; some gateways reject `n`
+        return {k: v for k, v in params.items() if v is not None}
+
+    def _request(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]) -> ChatRequest:
+        params = self._sampling()
+        extra = dict(self.model_kwargs)
+        request = ChatRequest(model=self.model, messages=to_neutral(messages), thinking=self.thinking,
+                              send_reasoning=self.send_reasoning)
+        for key, value in kwargs.items():
+            if key in _SAMPLING:
+                params[key] = value
+            elif key == "model":
+                request.model = value
+            elif key == "tools":
+                request.tools = value
+            elif key == "tool_choice":
+                request.tool_choice = value
+            elif key == "response_format":
+                request.response_format = value
+            elif key == "thinking":
+                request.thinking = value
+            elif key == "extra_body":
+                extra.update(value or {})
+            elif key.startswith("ls_") or key == "stream":
+                continue
+            else:
+                extra[key] = value
+        if stop is not None:
+            params["stop"] = stop
+        request.params = params
+        request.extra_body = extra
+        return request
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if self.streaming:
+            from langchain_core.language_models.chat_models import generate_from_stream
+
+            return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
+        request = self._request(messages, stop, kwargs)
+        return self._chat_result(self.client.invoke(request), request.model)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if self.streaming:
+            from langchain_core.language_models.chat_models import agenerate_from_stream
+
+            return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
+        request = self._request(messages, stop, kwargs)
+        return self._chat_result(await self.client.ainvoke(request), request.model)
+
+    def _chat_result(self, result: Any, model: str) -> ChatResult:
+        dialect = self.client.dialect.name
+        generations = [to_generation(choice, result, model, dialect) for choice in result.choices]
+        llm_output: dict[str, Any] = {"model_name": result.metadata.get("model") or model}
+        if result.usage is not None:
+            u = result.usage
+            llm_output["token_usage"] = {"prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens,
+                                         "total_tokens": u.total_tokens}
+        return ChatResult(generations=generations, llm_output=llm_output)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        request = self._request(messages, stop, kwargs)
+        dialect = self.client.dialect.name
+        for chunk in self.client.stream(request):
+            if chunk.choice:  # LangChain streams one choice; n > 1 is served by invoke
+                continue
+            gen = to_generation_chunk(chunk, request.model, dialect)
+            if run_manager:
+                run_manager.on_llm_new_token(gen.text, chunk=gen)
+            yield gen
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        request = self._request(messages, stop, kwargs)
+        dialect = self.client.dialect.name
+        async for chunk in self.client.astream(request):
+            if chunk.choice:
+                continue
+            gen = to_generation_chunk(chunk, request.model, dialect)
+            if run_manager:
+                await run_manager.on_llm_new_token(gen.text, chunk=gen)
+            yield gen
+
+    # ---- tools and structured output ------------------------------------------------------
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | bool | dict[str, Any] | None = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools (LangChain tools, pydantic models, functions or OpenAI tool dicts).
+
+        `tool_choice`: `"auto"`, `"none"`, `"required"` / `"any"` / `True` (some tool
+        must be called), or a tool's name (that tool must be called).
+        """
+        if not self.client.dialect.supports_tools:
+            raise ConfigurationError(f"tools: the {self.client.dialect.name!r} dialect cannot carry tool definitions")
+        formatted = [convert_to_openai_tool(t, strict=strict) for t in tools]
+        if tool_choice is not None and tool_choice is not False:
+            names = [t["function"]["name"] for t in formatted]
+            if tool_choice is True or tool_choice == "any":
+                tool_choice = "required"
+            elif isinstance(tool_choice, str) and tool_choice not in ("auto", "none", "required"):
+                if tool_choice not in names:
+                    raise ConfigurationError(
+                        f"tool_choice={tool_choice!r} names no bound tool; use 'auto', 'none', 'required' "
+                        f"or one of {names}"
+                    )
+            kwargs["tool_choice"] = tool_choice
+        return super().bind(tools=formatted, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        method: Literal["function_calling", "json_mode", "json_schema"] | None = None,
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
+        """Answers shaped by `schema` (pydantic model, TypedDict or JSON schema).
+
+        `method`: `function_calling` (default where the dialect carries tools), `json_mode`
+        (`response_format={"type": "json_object"}`), or `json_schema` (`response_format`
+        with the schema). JSON answers are parsed after removing any `<think>` block.
+        """
+        if kwargs:
+            raise ConfigurationError(f"with_structured_output: unexpected arguments {sorted(kwargs)}")
+        if method is None:
+            method = "function_calling" if self.client.dialect.supports_tools else "json_mode"
+        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
+        trace = {"ls_structured_output_format": {"kwargs": {"method": method, "strict": strict}, "schema": schema}}
+        if method == "function_calling":
+            if schema is None:
+                raise ConfigurationError("schema is required for method='function_calling'")
+            tool_name = convert_to_openai_tool(schema)["function"]["name"]
+            llm = self.bind_tools([schema], tool_choice=tool_name, strict=strict, **trace)
+            parser: Runnable[Any, Any] = (
+                PydanticToolsParser(tools=[schema], first_tool_only=True)  # type: ignore[list-item]
+                if is_pydantic
+                else JsonOutputKeyToolsParser(key_name=tool_name, first_tool_only=True)
+            )
+        elif method in ("json_mode", "json_schema"):
+            if method == "json_schema":
+                if schema is None:
+                    raise ConfigurationError("schema is required for method='json_schema'")
+                json_schema = convert_to_json_schema(schema)
+                fmt: dict[str, Any] = {"name": json_schema.get("title", "output"), "schema": json_schema}
+                if strict is not None:
+                    fmt["strict"] = strict
+                response_format: dict[str, Any] = {"type": "json_schema", "json_schema": fmt}
+            else:
+                response_format = {"type": "json_object"}
+            llm = self.bind(response_format=response_format, **trace)
+            parser = RunnableLambda(_json_parser(schema if is_pydantic else None))
+        else:
+            raise ConfigurationError(
+                f"method={method!r} is not supported; use 'function_calling', 'json_mode' or 'json_schema'"
+            )
+        if not include_raw:
+            return llm | parser
+        parse = RunnablePassthrough.assign(parsed=itemgetter("raw") | parser, parsing_error=lambda _: None)
+        fallback = RunnablePassthrough.assign(parsed=lambda _: None)
+        return RunnableMap(raw=llm) | parse.with_fallbacks([fallback], exception_key="parsing_error")
+
+
+def _json_parser(model: type[BaseModel] | None) -> Callable[[AIMessage], Any]:
+    """Parse the JSON answer, ignoring a `<think>` block and markdown fences around it."""
+
+    def parse(message: AIMessage) -> Any:
+        text = message.content if isinstance(message.content, str) else message.text
+        _, answer = split_think_text(text, "split")
+        try:
+            data = parse_json_markdown(answer)
+        except (ValueError, json.JSONDecodeError) as exc:
+            raise OutputParserException(f"the answer is not valid JSON: {answer[:200]!r}", llm_output=text) from exc
+        if model is None:
+            return data
+        try:
+            return model.model_validate(data)
+        except Exception as exc:
+            raise OutputParserException(f"the JSON does not match {model.__name__}: {exc}", llm_output=text) from exc
+
+    return parse

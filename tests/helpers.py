@@ -1,0 +1,65 @@
+"""Shared test helpers: fixture loading and feeding byte streams through a dialect."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any
+
+from domestic_llm.dialects import get_dialect
+from domestic_llm.dialects.base import ParseOptions
+from domestic_llm.sse import SSEDecoder
+from domestic_llm.types import ChatChunk, Usage
+
+FIXTURES = pathlib.Path(__file__).parent / "fixtures"
+
+
+def fixture_text(name: str) -> str:
+    """A fixture as copied from the seeds; seed 002 indents its examples (document layout), so dedent."""
+    return textwrap.dedent((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def fixture_bytes(name: str) -> bytes:
+    return fixture_text(name).encode("utf-8")
+
+
+def fixture_json(name: str) -> Any:
+    return json.loads(fixture_text(name))
+
+
+@dataclass
+class Collected:
+    text: str = ""
+    reasoning: str = ""
+    chunks: list[ChatChunk] = field(default_factory=list)
+    final: ChatChunk | None = None
+    complete: bool = False
+    skipped: int = 0
+
+    @property
+    def usage(self) -> Usage | None:
+        return self.final.usage if self.final else None
+
+
+def run_stream(dialect: str, data: bytes, splits: list[int] | None = None, options: ParseOptions | None = None) -> Collected:
+    """Feed `data` (cut at `splits` offsets) through the SSE decoder and the dialect's stream parser."""
+    d = get_dialect(dialect)
+    opts = options or ParseOptions(think_tags=d.think_tags)
+    parser = d.stream_parser(opts)
+    decoder = SSEDecoder()
+    cuts = [0, *sorted(set(splits or [])), len(data)]
+    out = Collected()
+    for a, b in zip(cuts, cuts[1:]):
+        for ev in decoder.feed(data[a:b]):
+            out.chunks.extend(parser.feed(ev))
+    for ev in decoder.flush():
+        out.chunks.extend(parser.feed(ev))
+    out.complete = parser.complete
+    out.chunks.extend(parser.finish())
+    out.final = out.chunks[-1]
+    out.text = "".join(c.text for c in out.chunks)
+    out.reasoning = "".join(c.reasoning for c in out.chunks)
+    out.skipped = parser.skipped
+    return out
