@@ -69,7 +69,7 @@ class DomesticLLMError(Exception):
             details.append(f"server said: {self.server_message}")
         if self.request_id:
             details.append(f"request id {self.request_id}")
-        if self.url:
+        if self.url and self.url not in parts[0]:
             details.append(f"url {self.url}")
         if details:
             parts.append("(" + "; ".join(details) + ")")

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from .dialects.base import HttpRequest
-from .errors import APIConnectionError, APITimeoutError
+from .errors import APIConnectionError, APITimeoutError, redact_url
 
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -84,18 +84,18 @@ class Transport:
         try:
             return client.send(self._build(client, req), stream=stream)
         except httpx.TimeoutException as exc:
-            raise APITimeoutError(f"timed out talking to {req.url}: {type(exc).__name__}", url=req.url) from exc
+            raise APITimeoutError(f"timed out talking to {redact_url(req.url)}: {type(exc).__name__}", url=req.url) from exc
         except httpx.TransportError as exc:
-            raise APIConnectionError(f"cannot reach {req.url}: {exc or type(exc).__name__}", url=req.url) from exc
+            raise APIConnectionError(f"cannot reach {redact_url(req.url)}: {exc or type(exc).__name__}", url=req.url) from exc
 
     async def asend(self, req: HttpRequest, *, stream: bool) -> httpx.Response:
         client = self.aclient
         try:
             return await client.send(self._build(client, req), stream=stream)
         except httpx.TimeoutException as exc:
-            raise APITimeoutError(f"timed out talking to {req.url}: {type(exc).__name__}", url=req.url) from exc
+            raise APITimeoutError(f"timed out talking to {redact_url(req.url)}: {type(exc).__name__}", url=req.url) from exc
         except httpx.TransportError as exc:
-            raise APIConnectionError(f"cannot reach {req.url}: {exc or type(exc).__name__}", url=req.url) from exc
+            raise APIConnectionError(f"cannot reach {redact_url(req.url)}: {exc or type(exc).__name__}", url=req.url) from exc
 
     def close(self) -> None:
         if self._client is not None:
