@@ -6,7 +6,11 @@ from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError
 from .base import Dialect, ErrorInfo, HttpRequest, ParseOptions, StreamParser
+from .ias import IASDialect
+from .lm_v2 import LMV2Dialect
 from .openai import OpenAIDialect
+from .pangu_v1 import PanguV1Dialect
+from .pangu_v2 import PanguV2Dialect
 
 _REGISTRY: dict[str, Dialect] = {}
 
@@ -17,7 +21,7 @@ def register(dialect: Dialect) -> Dialect:
     return dialect
 
 
-for _d in (OpenAIDialect(),):
+for _d in (OpenAIDialect(), IASDialect(), LMV2Dialect(), PanguV1Dialect(), PanguV2Dialect()):
     register(_d)
 
 

@@ -21,7 +21,7 @@ import logging
 import re
 from typing import Any, ClassVar
 
-from ..errors import APIStatusError, error_class_for
+from ..errors import APIStatusError, ConfigurationError, error_class_for
 from ..jsonlenient import loads_lenient
 from ..sse import SSEEvent
 from ..thinking import ThinkSplitter, split_think_text
@@ -179,12 +179,21 @@ class ChatCompletionsDialect(Dialect):
     thinking_style: ClassVar[str | None] = "chat_template_kwargs"
     #: name of the max-output-tokens field
     max_tokens_field: ClassVar[str] = "max_tokens"
-    #: params this API does not know and must not receive
-    unsupported_params: ClassVar[frozenset[str]] = frozenset({"top_k", "penalty_score"})
+    #: params this API does not know: setting one is an error, not a silent drop
+    unsupported_params: ClassVar[frozenset[str]] = frozenset({"penalty_score"})
     #: finish reasons renamed to OpenAI's vocabulary
     finish_aliases: ClassVar[dict[str, str]] = {}
 
     # ---- request --------------------------------------------------------------------
+
+    def validate(self, request: ChatRequest) -> None:
+        for key in self.unsupported_params:
+            value = request.params.get(key)
+            if value is not None and not (key == "n" and value == 1):
+                raise ConfigurationError(
+                    f"{key}={value!r} is not accepted by the {self.name!r} dialect; remove it"
+                    + (" (vLLM calls it repetition_penalty: pass it in model_kwargs)" if key == "penalty_score" else "")
+                )
 
     def message_to_wire(self, m: Message, send_reasoning: bool) -> dict[str, Any]:
         d: dict[str, Any] = {"role": m.role, "content": m.content}

@@ -157,23 +157,218 @@ class EmulatedDialect:
             deltas += [{"tool_calls": [{"index": i, "function": {"arguments": p}}]} for p in pieces(args, 7)]
         return deltas
 
+    # framing and per-chunk hooks, overridden per dialect
+    delta_key = "delta"
+    usage_each_chunk = False  # Pangu repeats cumulative usage on every chunk
+    usage_always = False  # send the usage chunk even without stream_options.include_usage
+
     def sse(self, obj: Any) -> str:
         return f"data: {dumps(obj)}\n\n"
 
+    def done(self) -> str:
+        return "data: [DONE]\n\n"
+
+    def head(self, ctx: RenderContext) -> dict[str, Any]:
+        return {"id": self.response_id(ctx), "object": "chat.completion.chunk", "created": CREATED, "model": ctx.model}
+
+    def finish_name(self, finish: str) -> str:
+        return finish
+
+    def stream_choice(self, index: int, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+        return {"index": index, self.delta_key: delta, "logprobs": None, "finish_reason": finish}
+
+    def trailer(self, ctx: RenderContext) -> list[str]:
+        return []
+
     def render_stream(self, ctx: RenderContext) -> list[str]:
-        head = {"id": self.response_id(ctx), "object": "chat.completion.chunk", "created": CREATED, "model": ctx.model}
+        head = self.head(ctx)
+        usage = self.usage_json(ctx)
+        prompt = usage["prompt_tokens"]
+        emitted = 0
         events = []
+
+        def chunk(choices: Any, final_usage: bool = False) -> str:
+            obj = {**head, "choices": choices}
+            if self.usage_each_chunk or final_usage:
+                obj["usage"] = usage if final_usage else {"prompt_tokens": prompt, "total_tokens": prompt + emitted,
+                                                          "completion_tokens": emitted}
+            return self.sse(obj)
+
         for i in range(ctx.n):
             reply = ctx.choice_reply(i)
             for delta in self.delta_events(reply, i):
-                events.append(self.sse({**head, "choices": [{"index": i, "delta": delta, "logprobs": None,
-                                                             "finish_reason": None}]}))
-            events.append(self.sse({**head, "choices": [{"index": i, "delta": {}, "logprobs": None,
-                                                         "finish_reason": reply.finish}]}))
-        if (ctx.body.get("stream_options") or {}).get("include_usage"):
-            events.append(self.sse({**head, "choices": [], "usage": self.usage_json(ctx)}))
-        events.append("data: [DONE]\n\n")
+                if any(delta.get(k) for k in ("content", self.reasoning_key)) or (
+                    delta.get("tool_calls") and delta["tool_calls"][0].get("id")
+                ):
+                    emitted += 1
+                events.append(chunk([self.stream_choice(i, delta, None)]))
+            events.append(chunk([self.stream_choice(i, {}, self.finish_name(reply.finish))]))
+        if self.usage_always or (ctx.body.get("stream_options") or {}).get("include_usage"):
+            events.append(chunk([], final_usage=True))
+        return events + self.trailer(ctx) + [self.done()]
+
+
+class EmulatedIAS(EmulatedDialect):
+    """Seed 000: raw token, `event:data` + `data:{...}` framing, `choices: null` usage chunk."""
+
+    name = "ias"
+    route = "/lmp-cloud-ias-server/api/llm/chat/completions"
+    auth = "raw"
+
+    def thinking_of(self, body: dict[str, Any]) -> bool | None:
+        return False
+
+    def sse(self, obj: Any) -> str:
+        return f"event:data\ndata:{dumps(obj)}\n\n"
+
+    def done(self) -> str:
+        return "event:data\ndata:[DONE]\n\n"
+
+    def head(self, ctx: RenderContext) -> dict[str, Any]:
+        trace = f"b904eeb3-emu-{ctx.serial}"
+        return {"id": trace, "appId": "564866165928038400", "globalTraceId": trace, "object": "chat.completion.chunk",
+                "created": CREATED}
+
+    def render_json(self, ctx: RenderContext) -> dict[str, Any]:
+        body = super().render_json(ctx)
+        head = self.head(ctx)
+        return {**body, "id": head["id"], "appId": head["appId"], "globalTraceId": head["globalTraceId"]}
+
+    def render_stream(self, ctx: RenderContext) -> list[str]:
+        head = self.head(ctx)
+        sensitive = "敏感" in "".join(str(m.get("content")) for m in ctx.messages)
+        events = []
+        reply = ctx.reply
+        deltas = [{"role": "assistant", "content": "", "isSensitiveWord": False}]
+        deltas += [{"role": None, "content": p, "isSensitiveWord": sensitive and i == 0}
+                   for i, p in enumerate(pieces(reply.text))]
+        for d in deltas:
+            events.append(self.sse({**head, "choices": [{"finish_reason": None, "index": 0, "delta": d}], "usage": None}))
+        events.append(self.sse({**head, "choices": [{"finish_reason": reply.finish, "index": 0, "delta": {
+            "role": None, "content": "", "isSensitiveWord": False}}], "usage": None}))
+        u = self.usage_json(ctx)
+        events.append(self.sse({**head, "choices": None, "usage": {k: u[k] for k in ("prompt_tokens", "completion_tokens",
+                                                                                      "total_tokens")}}))
+        return events + [self.done()]
+
+
+class EmulatedLMV2(EmulatedDialect):
+    """Seed 001: strict request rules, `normal` finish, inline <think> for DeepSeek-style models."""
+
+    name = "lm_v2"
+    route = "/lm/v2/chat/completions"
+    allowed = {"model", "messages", "stream", "stream_options", "temperature", "top_p", "top_k", "penalty_score",
+               "max_completion_tokens", "frequency_penalty", "presence_penalty", "tools", "tool_choice", "stop",
+               "response_format", "user"}
+
+    def thinking_of(self, body: dict[str, Any]) -> bool | None:
+        return None
+
+    def validate(self, body: dict[str, Any], path_params: dict[str, str]) -> tuple[str, str] | None:
+        problem = super().validate(body, path_params)
+        if problem:
+            return problem
+        unknown = sorted(set(body) - self.allowed)
+        if unknown:
+            return "invalid_parameter", f"unknown parameters: {unknown}"
+        messages = body["messages"]
+        if len(messages) % 2 == 0:
+            return "invalid_messages", "messages must have an odd number of members"
+        for i, m in enumerate(messages):
+            want = ("user", "function") if i % 2 == 0 else ("assistant",)
+            if m.get("role") not in want:
+                return "invalid_messages", f"messages[{i}].role must be {' or '.join(want)}, got {m.get('role')!r}"
+        for name, low, high, low_open in (("temperature", 0, 1, True), ("top_p", 0, 1, False),
+                                          ("penalty_score", 1, 2, False), ("frequency_penalty", -2, 2, False),
+                                          ("presence_penalty", -2, 2, False)):
+            v = body.get(name)
+            if v is not None and not ((low < v if low_open else low <= v) and v <= high):
+                return "invalid_parameter", f"{name} out of range: {v}"
+        return None
+
+    @staticmethod
+    def inline(reply: Reply) -> Reply:
+        if not reply.reasoning:
+            return reply
+        return Reply(f"<think>\n{reply.reasoning}\n</think>\n\n{reply.text}", "", reply.tool_calls, reply.finish_reason)
+
+    def finish_name(self, finish: str) -> str:
+        return "normal" if finish == "stop" else finish
+
+    def message_json(self, reply: Reply) -> dict[str, Any]:
+        return super().message_json(self.inline(reply))
+
+    def render_json(self, ctx: RenderContext) -> dict[str, Any]:
+        body = super().render_json(ctx)
+        for c in body["choices"]:
+            c["finish_reason"] = self.finish_name(c["finish_reason"])
+        return body
+
+    def delta_events(self, reply: Reply, index: int) -> list[dict[str, Any]]:
+        return super().delta_events(self.inline(reply), index)
+
+
+class EmulatedPanguV2(EmulatedDialect):
+    """Seed 002 V2: `data:` without a space, cumulative usage on every chunk."""
+
+    name = "pangu_v2"
+    route = "/api/v2/chat/completions"
+    usage_each_chunk = True
+    usage_always = True
+
+    def sse(self, obj: Any) -> str:
+        return f"data:{dumps(obj)}\n\n"
+
+    def done(self) -> str:
+        return "data:[DONE]\n\n"
+
+    def stream_choice(self, index: int, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+        out = super().stream_choice(index, delta, finish)
+        if finish is not None:
+            out["stop_reason"] = None
+        return out
+
+
+class EmulatedPanguV1(EmulatedPanguV2):
+    """Seed 002 V1: X-Auth-Token, `message` instead of `delta`, usage trailer, moderation block."""
+
+    name = "pangu_v1"
+    route = "/v1/{project_id}/deployments/{deployment_id}/chat/completions"
+    auth = "x-auth-token"
+    delta_key = "message"
+    BLOCK_REPLY = "抱歉，这个问题我无法回答。"
+
+    def example_path(self, **params: str) -> str:
+        return self.route.format(project_id=params.get("project_id", "p-emu"),
+                                 deployment_id=params.get("deployment_id", "d-emu"))
+
+    def error_body(self, status: int, code: str, message: str) -> dict[str, Any]:
+        return {"error_msg": message, "error_code": f"PANGU.{status}", "details": [{"code": code}]}
+
+    def validate(self, body: dict[str, Any], path_params: dict[str, str]) -> tuple[str, str] | None:
+        body.setdefault("model", "pangu")  # V1 does not need `model`
+        return super().validate(body, path_params)
+
+    def blocked(self, ctx: RenderContext) -> bool:
+        return "违规" in "".join(str(m.get("content")) for m in ctx.messages)
+
+    def render_json(self, ctx: RenderContext) -> dict[str, Any]:
+        if self.blocked(ctx):
+            return {"suggestion": "block", "reply": self.BLOCK_REPLY}
+        return super().render_json(ctx)
+
+    def trailer(self, ctx: RenderContext) -> list[str]:
+        u = self.usage_json(ctx)
+        camel = {"completionTokens": u["completion_tokens"], "promptTokens": u["prompt_tokens"],
+                 "totalTokens": u["total_tokens"]}
+        return [f"event:{dumps({'usage': camel, 'tokens': u['prompt_tokens'], 'token_number': u['completion_tokens']})}\n\n"]
+
+    def render_stream(self, ctx: RenderContext) -> list[str]:
+        events = super().render_stream(ctx)
+        if self.blocked(ctx):
+            # a little of the answer, then the moderation block ends it
+            return events[:3] + [self.sse({"suggestion": "block", "reply": self.BLOCK_REPLY}), self.done()]
         return events
 
 
-EMULATED: list[EmulatedDialect] = [EmulatedDialect()]
+EMULATED: list[EmulatedDialect] = [EmulatedDialect(), EmulatedIAS(), EmulatedLMV2(), EmulatedPanguV1(), EmulatedPanguV2()]
