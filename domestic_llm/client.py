@@ -164,8 +164,12 @@ class ChatClient:
         think_starts_open: bool = False,
         stream_usage: bool = True,
         strict: bool = False,
+        params: dict[str, Any] | None = None,
+        model_kwargs: dict[str, Any] | None = None,
     ) -> None:
         self.model = model or env("MODEL") or ""
+        self.params = dict(params or {})  # default sampling params, overridden per call
+        self.model_kwargs = dict(model_kwargs or {})  # extra body fields sent with every request
         self.dialect, self.url = resolve_target(endpoint, base_url, dialect)
         self._api_key = api_key if api_key is not None else env("API_KEY")
         self.auth_scheme = auth_scheme
@@ -214,7 +218,18 @@ class ChatClient:
         headers.update(self.dialect.auth_headers(token, self.auth_scheme))
         return self.dialect.build_request(request, url=self.url, stream=stream, headers=headers, options=self.options)
 
+    @classmethod
+    def from_curl(cls, text: str, **overrides: Any) -> ChatClient:
+        """A client configured from a curl command as printed in a vendor document."""
+        from .curl import client_kwargs_from_curl
+
+        return cls(**{**client_kwargs_from_curl(text), **overrides})
+
     def _prepare(self, request: ChatRequest) -> ChatRequest:
+        if self.params:
+            request.params = {**self.params, **request.params}
+        if self.model_kwargs:
+            request.extra_body = {**self.model_kwargs, **request.extra_body}
         if not request.model:
             request.model = self.model
         if not request.model:

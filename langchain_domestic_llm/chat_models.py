@@ -154,8 +154,19 @@ class ChatDomestic(BaseChatModel):
         return self
 
     @classmethod
-    def from_client_kwargs(cls, **kwargs: Any) -> ChatDomestic:  # pragma: no cover - convenience alias
-        return cls(**kwargs)
+    def from_curl(cls, text: str, **overrides: Any) -> ChatDomestic:
+        """A model configured from a curl command as printed in a vendor document.
+
+        URL (and so the dialect), the key and how it is sent (raw, Bearer, X-Auth-Token),
+        the model name, sampling parameters and other body fields (into `model_kwargs`)
+        are taken from the command; transport noise headers are dropped. Keyword
+        arguments override what the command says.
+        """
+        from domestic_llm.curl import client_kwargs_from_curl
+
+        kwargs = client_kwargs_from_curl(text)
+        kwargs.update(kwargs.pop("params", {}))
+        return cls(**{**kwargs, **overrides})
 
     @property
     def client(self) -> ChatClient:

@@ -38,7 +38,7 @@ def test_request_body_and_headers():
         messages=[Message("system", "你是一个有用的助手."), Message("user", "如何养生？")],
         params={"temperature": 0.5, "top_p": 0.85, "max_tokens": 256, "n": 10, "logprobs": True,
                 "stop": "<|im_end|>", "seed": 7, "presence_penalty": 0.1, "frequency_penalty": 0.2,
-                "top_k": 5, "penalty_score": 1.2, "top_logprobs": None},
+                "top_k": 5, "top_logprobs": None},
         extra_body={"repetition_penalty": 1.05},
         thinking=False,
     )
@@ -51,7 +51,16 @@ def test_request_body_and_headers():
                        "stop": "<|im_end|>", "seed": 7, "presence_penalty": 0.1, "frequency_penalty": 0.2,
                        "repetition_penalty": 1.05}.items():
         assert body[key] == value, key
-    assert "top_k" not in body and "penalty_score" not in body and "top_logprobs" not in body
+    assert body["top_k"] == 5 and "top_logprobs" not in body  # vLLM takes top_k; None is never sent
+
+
+def test_unsupported_param_is_an_error_naming_it():
+    import pytest
+
+    from domestic_llm.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="penalty_score=1.2.*repetition_penalty"):
+        OPENAI.validate(ChatRequest(model="m", messages=[Message("user", "q")], params={"penalty_score": 1.2}))
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
     assert body["chat_template_kwargs"] == {"enable_thinking": False}
 

@@ -66,6 +66,11 @@ class EmulatorState:
     script: deque[Reply] = field(default_factory=deque)
     faults: deque[Fault] = field(default_factory=deque)
     counter: int = 0
+    # Huawei IAM emulation: tokens issued by /v3/auth/tokens; when not None, pangu_v1 accepts only these
+    iam_password: str = "emu-password"
+    iam_tokens: set[str] | None = None
+    iam_ttl: float = 24 * 3600
+    iam_issued: int = 0
 
 
 def _build_app(state: EmulatorState) -> Any:
@@ -90,7 +95,11 @@ def _build_app(state: EmulatorState) -> Any:
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
                 err = fault.body or dialect.error_body(fault.status, "emulated_fault", f"emulated failure {fault.status}")
                 return JSONResponse(err, status_code=fault.status, headers=headers)
-            if not dialect.authorized(request.headers, state.api_key):
+            if state.iam_tokens is not None and dialect.auth == "x-auth-token":
+                authorized = request.headers.get("x-auth-token") in state.iam_tokens
+            else:
+                authorized = dialect.authorized(request.headers, state.api_key)
+            if not authorized:
                 return JSONResponse(
                     dialect.error_body(401, "unauthorized", "invalid or missing credentials"), status_code=401
                 )
@@ -124,7 +133,26 @@ def _build_app(state: EmulatorState) -> Any:
     async def models(request: Request) -> Response:
         return JSONResponse({"object": "list", "data": [{"id": "emulated", "object": "model", "owned_by": "emulator"}]})
 
+    async def iam_tokens(request: Request) -> Response:
+        body = json.loads(await request.body() or b"{}")
+        try:
+            password = body["auth"]["identity"]["password"]["user"]["password"]
+        except (KeyError, TypeError):
+            return JSONResponse({"error": {"code": 400, "message": "malformed auth body", "title": "Bad Request"}}, 400)
+        if password != state.iam_password:
+            return JSONResponse({"error": {"code": 401, "message": "The username or password is wrong.",
+                                           "title": "Unauthorized"}}, 401)
+        state.iam_issued += 1
+        token = f"MIIemu-iam-token-{state.iam_issued}"
+        if state.iam_tokens is None:
+            state.iam_tokens = set()
+        state.iam_tokens.add(token)
+        expires = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(time.time() + state.iam_ttl))
+        return JSONResponse({"token": {"expires_at": expires, "methods": ["password"]}}, 201,
+                            headers={"X-Subject-Token": token})
+
     routes = [Route(d.route, handler(d), methods=["POST"]) for d in EMULATED]
+    routes.append(Route("/v3/auth/tokens", iam_tokens, methods=["POST"]))
     routes.append(Route("/v1/models", models, methods=["GET"]))
     return Starlette(routes=routes)
 
@@ -206,6 +234,8 @@ class Emulator:
         self.state.faults.append(fault)
 
     def reset(self) -> None:
+        self.state.iam_tokens = None
+        self.state.iam_issued = 0
         self.state.requests.clear()
         self.state.script.clear()
         self.state.faults.clear()
