@@ -52,6 +52,8 @@ def test_request_body_and_headers():
                        "repetition_penalty": 1.05}.items():
         assert body[key] == value, key
     assert body["top_k"] == 5 and "top_logprobs" not in body  # vLLM takes top_k; None is never sent
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    assert body["chat_template_kwargs"] == {"enable_thinking": False}
 
 
 def test_unsupported_param_is_an_error_naming_it():
@@ -61,8 +63,6 @@ def test_unsupported_param_is_an_error_naming_it():
 
     with pytest.raises(ConfigurationError, match="penalty_score=1.2.*repetition_penalty"):
         OPENAI.validate(ChatRequest(model="m", messages=[Message("user", "q")], params={"penalty_score": 1.2}))
-    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
-    assert body["chat_template_kwargs"] == {"enable_thinking": False}
 
 
 def test_no_stream_options_when_usage_not_wanted_and_no_auth_without_key():
