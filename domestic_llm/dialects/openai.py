@@ -197,7 +197,7 @@ class ChatCompletionsDialect(Dialect):
 
     def message_to_wire(self, m: Message, send_reasoning: bool) -> dict[str, Any]:
         d: dict[str, Any] = {"role": m.role, "content": m.content}
-        if m.name:
+        if m.name and m.role != "tool":  # OpenAI tool turns have no `name`; strict servers reject it
             d["name"] = m.name
         if m.tool_calls:
             d["tool_calls"] = [

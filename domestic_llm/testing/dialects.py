@@ -103,7 +103,7 @@ class EmulatedDialect:
                 return "invalid_role", f"messages[{i}].role is invalid"
             if m.get("role") == "tool" and not m.get("tool_call_id"):
                 return "invalid_tool_message", f"messages[{i}] (tool) needs tool_call_id"
-            if m.get("content") is None and m.get("role") != "assistant":
+            if m.get("content") is None:  # real servers reject null content (some with a 500)
                 return "invalid_content", f"messages[{i}].content must not be null"
         return None
 
@@ -145,16 +145,28 @@ class EmulatedDialect:
             "usage": self.usage_json(ctx),
         }
 
-    def delta_events(self, reply: Reply, index: int) -> list[dict[str, Any]]:
-        """The deltas of one choice: role, reasoning pieces, text pieces, tool-call fragments."""
+    def delta_events(self, reply: Reply, index: int, tool_style: str = "openai") -> list[dict[str, Any]]:
+        """The deltas of one choice: role, reasoning pieces, text pieces, tool-call fragments.
+
+        `tool_style="hermes"` imitates vLLM's hermes parser: no `index`, the `id` only on
+        the first fragment of a call, and that first fragment without `arguments`.
+        """
         deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
         deltas += [{self.reasoning_key: p} for p in pieces(reply.reasoning)]
         deltas += [{"content": p} for p in pieces(reply.text)]
+        hermes = tool_style == "hermes"
         for i, tc in enumerate(reply.tool_calls):
             args = tc.arguments_json()
-            deltas.append({"tool_calls": [{"index": i, "id": tc.id or f"call_{i}", "type": "function",
-                                           "function": {"name": tc.name, "arguments": ""}}]})
-            deltas += [{"tool_calls": [{"index": i, "function": {"arguments": p}}]} for p in pieces(args, 7)]
+            head: dict[str, Any] = {"id": tc.id or f"call_{i}", "type": "function", "function": {"name": tc.name}}
+            if not hermes:
+                head["index"] = i
+                head["function"]["arguments"] = ""
+            deltas.append({"tool_calls": [head]})
+            for p in pieces(args, 7):
+                frag: dict[str, Any] = {"function": {"arguments": p}}
+                if not hermes:
+                    frag["index"] = i
+                deltas.append({"tool_calls": [frag]})
         return deltas
 
     # framing and per-chunk hooks, overridden per dialect
@@ -196,7 +208,7 @@ class EmulatedDialect:
 
         for i in range(ctx.n):
             reply = ctx.choice_reply(i)
-            for delta in self.delta_events(reply, i):
+            for delta in self.delta_events(reply, i, ctx.options.get("tool_deltas", "openai")):
                 if any(delta.get(k) for k in ("content", self.reasoning_key)) or (
                     delta.get("tool_calls") and delta["tool_calls"][0].get("id")
                 ):
@@ -304,8 +316,8 @@ class EmulatedLMV2(EmulatedDialect):
             c["finish_reason"] = self.finish_name(c["finish_reason"])
         return body
 
-    def delta_events(self, reply: Reply, index: int) -> list[dict[str, Any]]:
-        return super().delta_events(self.inline(reply), index)
+    def delta_events(self, reply: Reply, index: int, tool_style: str = "openai") -> list[dict[str, Any]]:
+        return super().delta_events(self.inline(reply), index, tool_style)
 
 
 class EmulatedPanguV2(EmulatedDialect):

@@ -62,6 +62,7 @@ class EmulatorState:
     chunk_bytes: int | None = None
     delay: float = 0.0
     reject_stream_options: bool = False
+    tool_deltas: str = "openai"  # or "hermes": vLLM hermes-parser style tool-call deltas
     requests: list[RecordedRequest] = field(default_factory=list)
     script: deque[Reply] = field(default_factory=deque)
     faults: deque[Fault] = field(default_factory=deque)
@@ -119,6 +120,7 @@ def _build_app(state: EmulatorState) -> Any:
                 reply=reply or default_reply(body, str(body.get("model") or ""), dialect.thinking_of(body)),
                 serial=state.counter,
                 path_params=dict(request.path_params),
+                options={"tool_deltas": state.tool_deltas},
             )
             headers = {"X-Request-Id": f"emu-req-{state.counter}"}
             if not stream:

@@ -29,5 +29,6 @@ def emulator(_domestic_llm_emulator_server: Any) -> Iterator[Any]:
     emu.state.chunk_bytes = None
     emu.state.delay = 0.0
     emu.state.reject_stream_options = False
+    emu.state.tool_deltas = "openai"
     yield emu
     emu.reset()

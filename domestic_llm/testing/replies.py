@@ -88,10 +88,12 @@ def _example_args(schema: dict[str, Any], question: str) -> dict[str, Any]:
     words = re.findall(r"[A-Za-z\u4e00-\u9fff]+", question) or ["test"]
     props = schema.get("properties") or {}
     args: dict[str, Any] = {}
-    for i, (name, prop) in enumerate(props.items()):
+    n_num = n_word = 0
+    for name, prop in props.items():
         kind = prop.get("type") if isinstance(prop, dict) else None
         if kind in ("integer", "number"):
-            args[name] = numbers[i] if i < len(numbers) else i + 1
+            args[name] = numbers[n_num] if n_num < len(numbers) else n_num + 1
+            n_num += 1
         elif kind == "boolean":
             args[name] = True
         elif kind == "array":
@@ -99,7 +101,8 @@ def _example_args(schema: dict[str, Any], question: str) -> dict[str, Any]:
         elif kind == "object":
             args[name] = {}
         else:
-            args[name] = words[i % len(words)]
+            args[name] = words[n_word % len(words)]
+            n_word += 1
     return args
 
 
