@@ -115,6 +115,46 @@ def resolve_target(
     return inferred, url
 
 
+#: sampling parameters an adapter exposes as fields; anything else in call kwargs goes to the body
+SAMPLING_PARAMS = ("temperature", "top_p", "max_tokens", "stop", "n", "seed", "presence_penalty", "frequency_penalty",
+                   "logprobs", "top_logprobs", "top_k", "penalty_score")
+_REQUEST_FIELDS = {"tools", "tool_choice", "response_format", "thinking", "model"}
+
+
+def make_request(
+    model: str,
+    messages: list[Message],
+    params: dict[str, Any],
+    extra_body: dict[str, Any],
+    call_kwargs: dict[str, Any],
+    *,
+    thinking: bool | None = None,
+    send_reasoning: bool = False,
+) -> ChatRequest:
+    """A `ChatRequest` from an adapter's defaults and one call's keyword arguments.
+
+    Call kwargs named like sampling params override them; `tools`, `tool_choice`,
+    `response_format`, `thinking` and `model` set those request fields; `extra_body`
+    merges into the body; framework-internal names (`ls_*`, `stream`) are dropped;
+    anything else becomes an extra body field, as the OpenAI clients do.
+    """
+    params = {k: v for k, v in params.items() if v is not None}
+    extra = dict(extra_body)
+    request = ChatRequest(model=model, messages=messages, thinking=thinking, send_reasoning=send_reasoning)
+    for key, value in call_kwargs.items():
+        if key in SAMPLING_PARAMS:
+            params[key] = value
+        elif key in _REQUEST_FIELDS:
+            setattr(request, key, value)
+        elif key == "extra_body":
+            extra.update(value or {})
+        elif not (key.startswith("ls_") or key == "stream"):
+            extra[key] = value
+    request.params = params
+    request.extra_body = extra
+    return request
+
+
 def as_messages(messages: Sequence[Message | dict[str, Any]] | str) -> list[Message]:
     """Accept `Message`s, OpenAI-style dicts or a lone prompt string."""
     if isinstance(messages, str):
@@ -128,6 +168,23 @@ def as_messages(messages: Sequence[Message | dict[str, Any]] | str) -> list[Mess
         else:
             raise ConfigurationError(f"messages: expected Message or dict, got {type(m).__name__}")
     return out
+
+
+#: ChatClient keyword arguments that adapters expose under the same names (api_key aside)
+CLIENT_OPTIONS = (
+    "model", "endpoint", "base_url", "dialect", "auth_scheme", "token_provider", "timeout", "connect_timeout",
+    "stall_timeout", "total_timeout", "max_retries", "default_headers", "verify", "proxy", "max_connections",
+    "think_tags", "think_starts_open", "stream_usage", "strict",
+)
+
+
+def client_from(config: Any, api_key: Any) -> ChatClient:
+    """A `ChatClient` from an adapter object whose attributes are named as in `CLIENT_OPTIONS`.
+
+    `api_key` may be a pydantic `SecretStr`; it is unwrapped here and nowhere else.
+    """
+    secret = api_key.get_secret_value() if hasattr(api_key, "get_secret_value") else api_key
+    return ChatClient(api_key=secret, **{name: getattr(config, name) for name in CLIENT_OPTIONS})
 
 
 class ChatClient:

@@ -30,16 +30,13 @@ from langchain_core.utils.json import parse_json_markdown
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from domestic_llm.client import ChatClient
+from domestic_llm.client import SAMPLING_PARAMS, ChatClient, client_from, make_request
 from domestic_llm.errors import ConfigurationError, redact_url
 from domestic_llm.thinking import split_think_text
 from domestic_llm.types import ChatRequest
 
 from ._convert import PROVIDER, to_generation, to_generation_chunk, to_neutral
 
-# parameters sent as sampling params; everything else in call kwargs goes to the body
-_SAMPLING = ("temperature", "top_p", "max_tokens", "stop", "n", "seed", "presence_penalty", "frequency_penalty",
-             "logprobs", "top_logprobs", "top_k", "penalty_score")
 
 
 class ChatDomestic(BaseChatModel):
@@ -127,28 +124,7 @@ class ChatDomestic(BaseChatModel):
     def _build_client(self) -> ChatDomestic:
         # Built at construction so configuration errors surface before any request;
         # it opens no connection until the first call.
-        self._client = ChatClient(
-            model=self.model,
-            endpoint=self.endpoint,
-            base_url=self.base_url,
-            api_key=self.api_key.get_secret_value() if self.api_key else None,
-            dialect=self.dialect,
-            auth_scheme=self.auth_scheme,
-            token_provider=self.token_provider,
-            timeout=self.timeout,
-            connect_timeout=self.connect_timeout,
-            stall_timeout=self.stall_timeout,
-            total_timeout=self.total_timeout,
-            max_retries=self.max_retries,
-            default_headers=self.default_headers,
-            verify=self.verify,
-            proxy=self.proxy,
-            max_connections=self.max_connections,
-            think_tags=self.think_tags,
-            think_starts_open=self.think_starts_open,
-            stream_usage=self.stream_usage,
-            strict=self.strict,
-        )
+        self._client = client_from(self, self.api_key)
         if self.n < 1:
             raise ConfigurationError(f"n={self.n} must be >= 1")
         return self
@@ -219,40 +195,16 @@ class ChatDomestic(BaseChatModel):
         return params
 
     def _sampling(self) -> dict[str, Any]:
-        params = {k: getattr(self, k) for k in _SAMPLING}
+        params = {k: getattr(self, k) for k in SAMPLING_PARAMS}
         if params["n"] == 1:
             params["n"] = None  # the server's default; some gateways reject `n`
         return {k: v for k, v in params.items() if v is not None}
 
     def _request(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]) -> ChatRequest:
-        params = self._sampling()
-        extra = dict(self.model_kwargs)
-        request = ChatRequest(model=self.model, messages=to_neutral(messages), thinking=self.thinking,
-                              send_reasoning=self.send_reasoning)
-        for key, value in kwargs.items():
-            if key in _SAMPLING:
-                params[key] = value
-            elif key == "model":
-                request.model = value
-            elif key == "tools":
-                request.tools = value
-            elif key == "tool_choice":
-                request.tool_choice = value
-            elif key == "response_format":
-                request.response_format = value
-            elif key == "thinking":
-                request.thinking = value
-            elif key == "extra_body":
-                extra.update(value or {})
-            elif key.startswith("ls_") or key == "stream":
-                continue
-            else:
-                extra[key] = value
         if stop is not None:
-            params["stop"] = stop
-        request.params = params
-        request.extra_body = extra
-        return request
+            kwargs = {**kwargs, "stop": stop}
+        return make_request(self.model, to_neutral(messages), self._sampling(), self.model_kwargs, kwargs,
+                            thinking=self.thinking, send_reasoning=self.send_reasoning)
 
     def _generate(
         self,
