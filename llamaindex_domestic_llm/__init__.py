@@ -1,3 +1,45 @@
-"""LlamaIndex integration of domestic-llm (`DomesticLLM`) — arriving with its own issue."""
+"""LlamaIndex integration of domestic-llm: `DomesticLLM`.
 
-__all__: list[str] = []
+The core's exceptions are re-exported so LlamaIndex code can catch them from here.
+"""
+
+from domestic_llm.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    ContentFilterError,
+    ContextOverflowError,
+    DomesticLLMError,
+    MalformedResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    ServerOverloadedError,
+    StreamInterruptedError,
+)
+
+from .base import DomesticLLM
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ContentFilterError",
+    "ContextOverflowError",
+    "DomesticLLM",
+    "DomesticLLMError",
+    "MalformedResponseError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+    "ServerOverloadedError",
+    "StreamInterruptedError",
+]

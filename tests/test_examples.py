@@ -34,3 +34,15 @@ def test_langchain_agent(name):
     assert "[tool call] get_weather" in out and "[tool call] get_time" in out
     assert "[tool result] get_weather: 晴，25°C" in out
     assert "根据工具结果：" in out and "14:30 (UTC+8)" in out.split("根据工具结果：")[1]
+
+
+def test_llamaindex_query_engine():
+    out = run("llamaindex_query_engine.py")
+    assert "answer:   根据资料：长江流域的典型鱼类有鲢鱼、鳙鱼、草鱼、鲤鱼，以及特有的鲥鱼和中华鲟。" in out
+    assert "sources:  3 document(s)" in out
+
+
+def test_llamaindex_agent():
+    out = run("llamaindex_agent.py")
+    assert "[tool call] get_weather {'city': '北京'}" in out and "[tool call] get_time {'city': '北京'}" in out
+    assert "final: 根据工具结果：" in out and "晴，25°C" in out.split("final:")[1]

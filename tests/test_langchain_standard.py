@@ -78,5 +78,5 @@ class TestChatDomesticUnit(ChatModelUnitTests):
             assert ser["kwargs"]["api_key"] == {"lc": 1, "type": "secret", "id": ["DOMESTIC_LLM_API_KEY"]}
             restored = load(ser, valid_namespaces=["langchain_domestic_llm"], allowed_objects=[ChatDomestic],
                             secrets_from_env=True)
-            assert model.dict() == restored.dict()
+            assert model.asdict() == restored.asdict()
             assert restored.api_key.get_secret_value() == "env-key"

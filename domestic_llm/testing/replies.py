@@ -106,6 +106,21 @@ def _example_args(schema: dict[str, Any], question: str) -> dict[str, Any]:
     return args
 
 
+def _rag_answer(prompt: str) -> tuple[str, str] | None:
+    """For a retrieval prompt (`…context…Query: q\nAnswer:`), the query and the context line sharing most with it."""
+    match = re.search(r"(?:Query|Question|问题)[:：]\s*(.+?)\s*(?:\n\s*(?:Answer|答案)[:：]|$)", prompt, re.S)
+    if match is None:
+        return None
+    query = match.group(1).strip()
+    context = prompt[: match.start()]
+    lines = [ln.strip() for ln in context.splitlines() if len(ln.strip()) > 4 and not ln.strip().startswith("-")]
+    if not lines:
+        return None
+    wanted = set(query)
+    best = max(lines, key=lambda ln: (len(wanted & set(ln)), -lines.index(ln)))
+    return query, best
+
+
 def default_reply(body: dict[str, Any], model: str, thinking: bool | None) -> Reply:
     """The emulated model's deterministic answer to a chat request body."""
     messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
@@ -132,4 +147,9 @@ def default_reply(body: dict[str, Any], model: str, thinking: bool | None) -> Re
     if fmt.get("type") in ("json_object", "json_schema"):
         schema = (fmt.get("json_schema") or {}).get("schema") or {}
         return Reply(text=json.dumps(_example_args(schema, question), ensure_ascii=False), reasoning=reasoning)
+    rag = _rag_answer(question)
+    if rag is not None:
+        query, line = rag
+        reasoning = f"问题是“{query}”，资料里最相关的一句是“{line}”。" if reasons else ""
+        return Reply(text=f"根据资料：{line}", reasoning=reasoning)
     return Reply(text=f"你好！关于“{short}”：这是 domestic-llm 模拟器的回答。", reasoning=reasoning)

@@ -1,0 +1,341 @@
+"""`DomesticLLM`: LlamaIndex LLM for privately deployed Chinese LLM endpoints.
+
+Why `FunctionCallingLLM` rather than the `CustomLLM` of the design card:
+`CustomLLM` is built around `complete` and serves chat by flattening messages
+into one prompt, which would throw away what these chat endpoints understand
+(roles, system prompts, tool calls and tool results). `FunctionCallingLLM`
+keeps chat native — `chat`/`stream_chat` and their async forms talk to the
+endpoint's chat route, `complete` is built on top of chat — and is what
+`FunctionAgent`, `structured_predict` and `as_structured_llm` look for to use
+real tool calling instead of prompt-and-parse.
+
+The adapter only translates: LlamaIndex messages go to the core's neutral
+types, the core's `ChatClient` talks the endpoint's dialect, and answers come
+back with reasoning as a `ThinkingBlock` (first block), tool calls as
+`ToolCallBlock`s, and usage / finish reason / ids in `additional_kwargs` and
+`raw`. While streaming, each reasoning delta is in
+`additional_kwargs["thinking_delta"]`, the key `AgentStream` reads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, Callable, Generator, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from llama_index.core.base.llms.generic_utils import (
+    achat_to_completion_decorator,
+    astream_chat_to_completion_decorator,
+    chat_to_completion_decorator,
+    stream_chat_to_completion_decorator,
+)
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+    ToolCallBlock,
+)
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, model_validator
+from llama_index.core.constants import DEFAULT_NUM_OUTPUTS
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.llms.utils import parse_partial_json
+
+from domestic_llm.client import SAMPLING_PARAMS, ChatClient, client_from, env, make_request
+from domestic_llm.errors import ConfigurationError
+from domestic_llm.types import ChatChunk, ChatRequest
+
+from ._convert import assistant_message, chat_response, end_kwargs, to_neutral
+
+if TYPE_CHECKING:
+    from llama_index.core.tools.types import BaseTool
+
+
+class DomesticLLM(FunctionCallingLLM):
+    """LlamaIndex LLM for an OpenAI-like or gateway endpoint of a privately deployed model.
+
+    ```python
+    from llama_index.core import Settings
+    from llamaindex_domestic_llm import DomesticLLM
+
+    Settings.llm = DomesticLLM(model="qwen-72b", base_url="http://10.0.0.5:1025/v1")
+    ```
+
+    Configuration is the same as `ChatDomestic`'s: `endpoint` (full URL; dialect
+    inferred from its path) or `base_url`, `api_key`, `model`, `dialect`, sampling
+    parameters, timeouts, headers, `verify`, `token_provider`, and `from_curl`;
+    each falls back to its `DOMESTIC_LLM_*` environment variable.
+    """
+
+    model: str = Field(default_factory=lambda: env("MODEL") or "", description="Model name sent in the body.")
+    endpoint: str | None = Field(default=None, description="Full URL of the chat route.")
+    base_url: str | None = Field(default=None, description="OpenAI-style prefix such as http://host:1025/v1.")
+    api_key: SecretStr | None = Field(default=None, exclude=True, description="Key or token (never serialised).")
+    dialect: str | None = Field(default=None, description="Dialect name; inferred from the URL when unset.")
+    auth_scheme: Literal["bearer", "raw", "x-auth-token", "none"] | None = None
+    token_provider: Callable[[], Any] | None = Field(default=None, exclude=True)
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: list[str] | str | None = None
+    seed: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    top_k: int | None = None
+    penalty_score: float | None = None
+    model_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra JSON body fields.")
+
+    thinking: bool | None = None
+    think_tags: Literal["split", "drop", "keep"] | None = None
+    think_starts_open: bool = False
+    send_reasoning: bool = Field(default=False, description="Send earlier ThinkingBlocks back to the server.")
+
+    context_window: int = Field(
+        default=8192, gt=0,
+        description="The server's max_model_len; 8192 is the smallest common for Qwen / DeepSeek-R1 distill deployments.",
+    )
+    num_output: int | None = Field(default=None, description="Tokens reserved for the answer; default max_tokens.")
+
+    timeout: float | None = 120.0
+    connect_timeout: float | None = 10.0
+    stall_timeout: float | None = None
+    total_timeout: float | None = None
+    max_retries: int = 2
+    default_headers: dict[str, str] | None = None
+    verify: bool | str = True
+    proxy: str | None = None
+    max_connections: int = 100
+    stream_usage: bool = True
+    strict: bool = False
+
+    _client: ChatClient | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_env(cls, values: Any) -> Any:
+        if isinstance(values, dict):
+            values = dict(values)
+            if values.get("api_key") is None and env("API_KEY"):
+                values["api_key"] = env("API_KEY")
+            if not values.get("endpoint") and not values.get("base_url"):
+                values.setdefault("endpoint", env("ENDPOINT"))
+                values.setdefault("base_url", env("BASE_URL"))
+            values.setdefault("dialect", env("DIALECT"))
+        return values
+
+    @model_validator(mode="after")
+    def _build_client(self) -> DomesticLLM:
+        self._client = client_from(self, self.api_key)
+        return self
+
+    @classmethod
+    def from_curl(cls, text: str, **overrides: Any) -> DomesticLLM:
+        """An LLM configured from a curl command as printed in a vendor document."""
+        from domestic_llm.curl import client_kwargs_from_curl
+
+        kwargs = client_kwargs_from_curl(text)
+        params = kwargs.pop("params", {})
+        kwargs.update({k: v for k, v in params.items() if k in cls.model_fields})
+        return cls(**{**kwargs, **overrides})
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "DomesticLLM"
+
+    def __repr__(self) -> str:
+        return f"DomesticLLM(model={self.model!r}, dialect={self.client.dialect.name!r})"
+
+    @property
+    def client(self) -> ChatClient:
+        """The core client doing the HTTP work (one connection pool per instance)."""
+        assert self._client is not None
+        return self._client
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(
+            context_window=self.context_window,
+            num_output=self.num_output or self.max_tokens or DEFAULT_NUM_OUTPUTS,
+            is_chat_model=True,
+            is_function_calling_model=self.client.dialect.supports_tools,
+            model_name=self.model,
+        )
+
+    # ---- requests ------------------------------------------------------------------
+
+    def _request(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatRequest:
+        params = {k: getattr(self, k, None) for k in SAMPLING_PARAMS}
+        return make_request(self.model, to_neutral(messages), params, self.model_kwargs, kwargs,
+                            thinking=self.thinking, send_reasoning=self.send_reasoning)
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return chat_response(self.client.invoke(self._request(messages, kwargs)), self.client.dialect.name)
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        result = await self.client.ainvoke(self._request(messages, kwargs))
+        return chat_response(result, self.client.dialect.name)
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        request = self._request(messages, kwargs)
+
+        def gen() -> Generator[ChatResponse, None, None]:
+            acc = _StreamAccumulator(self.client.dialect.name)
+            for chunk in self.client.stream(request):
+                response = acc.add(chunk)
+                if response is not None:
+                    yield response
+
+        return gen()
+
+    @llm_chat_callback()
+    async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
+        request = self._request(messages, kwargs)
+
+        async def gen() -> AsyncGenerator[ChatResponse, None]:
+            acc = _StreamAccumulator(self.client.dialect.name)
+            async for chunk in self.client.astream(request):
+                response = acc.add(chunk)
+                if response is not None:
+                    yield response
+
+        return gen()
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return chat_to_completion_decorator(self.chat)(prompt, **kwargs)
+
+    @llm_completion_callback()
+    async def acomplete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return await achat_to_completion_decorator(self.achat)(prompt, **kwargs)
+
+    @llm_completion_callback()
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
+        return stream_chat_to_completion_decorator(self.stream_chat)(prompt, **kwargs)
+
+    @llm_completion_callback()
+    async def astream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseAsyncGen:
+        return await astream_chat_to_completion_decorator(self.astream_chat)(prompt, **kwargs)
+
+    # ---- tools -------------------------------------------------------------------------
+
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        tool_choice: str | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        if tools and not self.client.dialect.supports_tools:
+            raise ConfigurationError(f"tools: the {self.client.dialect.name!r} dialect cannot carry tool definitions")
+        messages = list(chat_history or [])
+        if isinstance(user_msg, str):
+            messages.append(ChatMessage(role=MessageRole.USER, content=user_msg))
+        elif user_msg is not None:
+            messages.append(user_msg)
+        specs = [t.metadata.to_openai_tool(skip_length_check=True) for t in tools]
+        if tool_choice is None:
+            tool_choice = "required" if tool_required else "auto"
+        out: dict[str, Any] = {"messages": messages, **kwargs}
+        if specs:
+            out["tools"] = specs
+            out["tool_choice"] = tool_choice
+        return out
+
+    def _validate_chat_with_tools_response(
+        self,
+        response: ChatResponse,
+        tools: Sequence[BaseTool],
+        allow_parallel_tool_calls: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponse:
+        if not allow_parallel_tool_calls:
+            calls = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
+            if len(calls) > 1:  # keep the first call only, as the caller asked for one
+                first = calls[0]
+                response.message.blocks = [b for b in response.message.blocks
+                                           if not isinstance(b, ToolCallBlock) or b is first]
+        return response
+
+    def get_tool_calls_from_response(
+        self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
+    ) -> list[ToolSelection]:
+        calls = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
+        if not calls and error_on_no_tool_call:
+            raise ValueError(f"expected at least one tool call, got none: {response.message.content!r}")
+        selections = []
+        for call in calls:
+            kwargs = call.tool_kwargs
+            if isinstance(kwargs, str):
+                kwargs = _parse_arguments(kwargs)
+            selections.append(ToolSelection(tool_id=call.tool_call_id or "", tool_name=call.tool_name,
+                                            tool_kwargs=kwargs if isinstance(kwargs, dict) else {}))
+        return selections
+
+
+def _parse_arguments(text: str) -> Any:
+    """Tool arguments; while streaming they may be a JSON prefix, parsed as far as it goes."""
+    if not text.strip():
+        return {}
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return parse_partial_json(text)
+    except ValueError:
+        return {}  # too little has arrived yet
+
+
+class _StreamAccumulator:
+    """Turns neutral chunks into LlamaIndex stream responses (accumulated message + delta)."""
+
+    __slots__ = ("dialect", "text", "reasoning", "calls")
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self.text: list[str] = []
+        self.reasoning: list[str] = []
+        self.calls: dict[int, list[Any]] = {}  # index -> [id, name, arguments]
+
+    def add(self, chunk: ChatChunk) -> ChatResponse | None:
+        if chunk.choice:
+            return None  # LlamaIndex streams one choice
+        if chunk.text:
+            self.text.append(chunk.text)
+        if chunk.reasoning:
+            self.reasoning.append(chunk.reasoning)
+        for d in chunk.tool_calls:
+            call = self.calls.setdefault(d.index, [None, "", ""])
+            call[0] = call[0] or d.id
+            call[1] += d.name or ""
+            call[2] += d.arguments or ""
+        reasoning = "".join(self.reasoning)
+        usage = chunk.usage
+        message = assistant_message(
+            "".join(self.text), reasoning, [tuple(self.calls[i]) for i in sorted(self.calls)],  # type: ignore[misc]
+            usage.reasoning_tokens if usage else None,
+        )
+        extra: dict[str, Any] = {}
+        if chunk.reasoning:
+            extra["thinking_delta"] = chunk.reasoning
+        if chunk.final:
+            extra.update(end_kwargs(chunk.finish_reason, usage, chunk.metadata, self.dialect))
+            if reasoning:
+                extra["reasoning_content"] = reasoning
+            return ChatResponse(message=message, delta="", raw=extra, additional_kwargs=extra)
+        return ChatResponse(message=message, delta=chunk.text, additional_kwargs=extra)
