@@ -19,6 +19,7 @@ from .errors import (
     ServerError,
     ServerOverloadedError,
     StreamInterruptedError,
+    StreamTimeoutError,
 )
 from .types import ChatChunk, ChatRequest, ChatResult, Choice, Message, ToolCall, ToolCallDelta, Usage
 
@@ -47,6 +48,7 @@ __all__ = [
     "ServerError",
     "ServerOverloadedError",
     "StreamInterruptedError",
+    "StreamTimeoutError",
     "TokenProvider",
     "ToolCall",
     "ToolCallDelta",

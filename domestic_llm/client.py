@@ -33,13 +33,13 @@ from .dialects import get_dialect, infer_dialect, known_dialects
 from .dialects.base import AuthScheme, Dialect, HttpRequest, ParseOptions
 from .jsonlenient import loads_lenient
 from .errors import (
-    APITimeoutError,
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
     DomesticLLMError,
     MalformedResponseError,
     StreamInterruptedError,
+    StreamTimeoutError,
     error_class_for,
     redact_url,
 )
@@ -534,11 +534,7 @@ class _StreamRun:
         if got_data:
             self.last_data = time.monotonic()
         elif stall is not None and time.monotonic() - self.last_data > stall:
-            raise APITimeoutError(
-                f"stream stalled: no data for {stall}s (only keep-alives)",
-                url=self.client.url,
-                request_id=_header_request_id(self.resp.headers),
-            )
+            raise self.interrupted(None, stalled=stall)
         for chunk in out:
             if chunk.text:
                 self.text.append(chunk.text)
@@ -558,10 +554,18 @@ class _StreamRun:
             out[-1].metadata.setdefault("request_id", request_id)
         return out
 
-    def interrupted(self, exc: BaseException | None) -> StreamInterruptedError:
-        why = f"connection lost ({type(exc).__name__})" if exc else "the stream ended without [DONE] or a finish reason"
+    def interrupted(self, exc: BaseException | None, stalled: float | None = None) -> StreamInterruptedError:
+        cls: type[StreamInterruptedError] = StreamInterruptedError
+        if stalled is not None:
+            why, cls = f"no data for {stalled}s (only keep-alives)", StreamTimeoutError
+        elif isinstance(exc, httpx.TimeoutException):
+            why, cls = f"read timed out ({type(exc).__name__})", StreamTimeoutError
+        elif exc is not None:
+            why = f"connection lost ({type(exc).__name__})"
+        else:
+            why = "the stream ended without [DONE] or a finish reason"
         text = "".join(self.text)
-        return StreamInterruptedError(
+        return cls(
             f"stream interrupted: {why} after {len(text)} characters of answer",
             partial_text=text,
             partial_reasoning="".join(self.reasoning),

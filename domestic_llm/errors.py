@@ -145,6 +145,10 @@ class StreamInterruptedError(DomesticLLMError):
         self.partial_reasoning = partial_reasoning
 
 
+class StreamTimeoutError(StreamInterruptedError, APITimeoutError):
+    """A stream stalled: no data within `stall_timeout` (or a read timed out) after it began."""
+
+
 class MalformedResponseError(DomesticLLMError):
     """The server's answer could not be understood."""
 

@@ -20,6 +20,7 @@ from domestic_llm.errors import (
     ServerError,
     ServerOverloadedError,
     StreamInterruptedError,
+    StreamTimeoutError,
 )
 
 from .chat_models import ChatDomestic
@@ -42,4 +43,5 @@ __all__ = [
     "ServerError",
     "ServerOverloadedError",
     "StreamInterruptedError",
+    "StreamTimeoutError",
 ]

@@ -36,6 +36,7 @@ from domestic_llm.thinking import split_think_text
 from domestic_llm.types import ChatRequest
 
 from ._convert import PROVIDER, to_generation, to_generation_chunk, to_neutral
+from ._errors import langchain_errors
 
 
 
@@ -218,7 +219,8 @@ class ChatDomestic(BaseChatModel):
 
             return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
         request = self._request(messages, stop, kwargs)
-        return self._chat_result(self.client.invoke(request), request.model)
+        with langchain_errors():
+            return self._chat_result(self.client.invoke(request), request.model)
 
     async def _agenerate(
         self,
@@ -232,7 +234,8 @@ class ChatDomestic(BaseChatModel):
 
             return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
         request = self._request(messages, stop, kwargs)
-        return self._chat_result(await self.client.ainvoke(request), request.model)
+        with langchain_errors():
+            return self._chat_result(await self.client.ainvoke(request), request.model)
 
     def _chat_result(self, result: Any, model: str) -> ChatResult:
         dialect = self.client.dialect.name
@@ -253,13 +256,14 @@ class ChatDomestic(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         request = self._request(messages, stop, kwargs)
         dialect = self.client.dialect.name
-        for chunk in self.client.stream(request):
-            if chunk.choice:  # LangChain streams one choice; n > 1 is served by invoke
-                continue
-            gen = to_generation_chunk(chunk, request.model, dialect)
-            if run_manager:
-                run_manager.on_llm_new_token(gen.text, chunk=gen)
-            yield gen
+        with langchain_errors():
+            for chunk in self.client.stream(request):
+                if chunk.choice:  # LangChain streams one choice; n > 1 is served by invoke
+                    continue
+                gen = to_generation_chunk(chunk, request.model, dialect)
+                if run_manager:
+                    run_manager.on_llm_new_token(gen.text, chunk=gen)
+                yield gen
 
     async def _astream(
         self,
@@ -270,13 +274,14 @@ class ChatDomestic(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         request = self._request(messages, stop, kwargs)
         dialect = self.client.dialect.name
-        async for chunk in self.client.astream(request):
-            if chunk.choice:
-                continue
-            gen = to_generation_chunk(chunk, request.model, dialect)
-            if run_manager:
-                await run_manager.on_llm_new_token(gen.text, chunk=gen)
-            yield gen
+        with langchain_errors():
+            async for chunk in self.client.astream(request):
+                if chunk.choice:
+                    continue
+                gen = to_generation_chunk(chunk, request.model, dialect)
+                if run_manager:
+                    await run_manager.on_llm_new_token(gen.text, chunk=gen)
+                yield gen
 
     # ---- tools and structured output ------------------------------------------------------
 

@@ -20,6 +20,7 @@ from domestic_llm.errors import (
     ServerError,
     ServerOverloadedError,
     StreamInterruptedError,
+    StreamTimeoutError,
 )
 
 from .base import DomesticLLM
@@ -42,4 +43,5 @@ __all__ = [
     "ServerError",
     "ServerOverloadedError",
     "StreamInterruptedError",
+    "StreamTimeoutError",
 ]

@@ -44,7 +44,13 @@ class RecordedRequest:
 
 @dataclass
 class Fault:
-    """A misbehaviour for the next matching requests (see `Emulator.fault`)."""
+    """A misbehaviour for the next `times` requests (see `Emulator.fault`).
+
+    `status` answers with that HTTP status (and `retry_after`, `body`) instead of an
+    answer; the stream faults cut the connection after `drop_after_chunks` events,
+    go silent (or send only keep-alives every `keepalive_interval` seconds) after
+    `stall_after_chunks`, or damage lines. Slow-drip bytes are `Emulator(chunk_bytes=1, delay=…)`.
+    """
 
     status: int | None = None
     times: int = 1
@@ -52,7 +58,8 @@ class Fault:
     drop_after_chunks: int | None = None
     stall_after_chunks: int | None = None
     keepalive_interval: float | None = None
-    damage_lines: bool = False
+    damage_lines: bool = False  # every third data line gets trailing garbage (recoverable)
+    break_lines: bool = False  # every fourth data line is cut in half (unrecoverable)
     body: Any = None
 
 
@@ -184,8 +191,11 @@ async def _send(events: list[str], state: EmulatorState, fault: Fault | None) ->
                     else:
                         await asyncio.sleep(0.5)
                 return
-            if fault.damage_lines and n % 3 == 1 and event.startswith("data:") and "[DONE]" not in event:
+            data_line = event.startswith("data:") and "[DONE]" not in event
+            if fault.damage_lines and n % 3 == 1 and data_line:
                 event = event.rstrip("\n") + "]} 乱码\n\n"
+            if fault.break_lines and n % 4 == 2 and data_line:
+                event = event[: len(event) // 2] + "\n\n"
         data = event.encode("utf-8")
         if state.chunk_bytes:
             for i in range(0, len(data), state.chunk_bytes):
