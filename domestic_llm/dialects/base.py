@@ -128,7 +128,7 @@ class Dialect:
             if isinstance(err, str):
                 return ErrorInfo(message=err, code=_str(body.get("code")))
             msg = body.get("message") or body.get("msg") or body.get("detail")
-            return ErrorInfo(code=_str(body.get("code")), message=_str(msg))
+            return ErrorInfo(code=_str(body.get("code")), message=_str(msg), request_id=_str(body.get("request_id")))
         if isinstance(body, str) and body.strip():
             return ErrorInfo(message=body.strip()[:500])
         return ErrorInfo()

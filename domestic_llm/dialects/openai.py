@@ -33,6 +33,30 @@ log = logging.getLogger("domestic_llm")
 _TOOL_CHOICE_WORDS = {"auto": "auto", "none": "none", "required": "required", "any": "required"}
 
 
+# Wire JSON is not validated per chunk (too slow); these coerce a field of the wrong
+# shape to "absent" so that a malformed server answer can never raise TypeError & co.
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float)) and value == value and abs(value) < 1e15:
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return 0
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def parse_usage(raw: Any) -> Usage | None:
     """OpenAI-style usage (`prompt_tokens` …) into `Usage`; `None` when absent."""
     if not isinstance(raw, dict):
@@ -41,16 +65,16 @@ def parse_usage(raw: Any) -> Usage | None:
     out = raw.get("completion_tokens")
     if inp is None and out is None and raw.get("total_tokens") is None:
         return None
-    inp = int(inp or 0)
-    out = int(out or 0)
+    inp = _int(inp)
+    out = _int(out)
     total = raw.get("total_tokens")
-    usage = Usage(inp, out, int(total) if total is not None else inp + out)
+    usage = Usage(inp, out, _int(total) if total is not None else inp + out)
     details = raw.get("completion_tokens_details")
     if isinstance(details, dict) and details.get("reasoning_tokens") is not None:
-        usage.reasoning_tokens = int(details["reasoning_tokens"])
+        usage.reasoning_tokens = _int(details["reasoning_tokens"])
     details = raw.get("prompt_tokens_details")
     if isinstance(details, dict) and details.get("cached_tokens") is not None:
-        usage.cached_tokens = int(details["cached_tokens"])
+        usage.cached_tokens = _int(details["cached_tokens"])
     return usage
 
 
@@ -60,8 +84,8 @@ def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # content parts
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return str(content)
+        return "".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    return content if isinstance(content, str) else ""
 
 
 class ChatCompletionsStream(StreamParser):
@@ -126,9 +150,13 @@ class ChatCompletionsStream(StreamParser):
         return text, reasoning
 
     def tool_delta(self, index: int, raw: dict[str, Any]) -> ToolCallDelta:
-        fn = raw.get("function") or {}
+        fn = _dict(raw.get("function"))
         call_id = raw.get("id") or None
+        if call_id is not None and not isinstance(call_id, str):
+            call_id = str(call_id)
         idx = raw.get("index")
+        if not isinstance(idx, int) or isinstance(idx, bool):
+            idx = None
         ids = self.tool_ids.setdefault(index, {})
         if idx is None:
             # vLLM's hermes parser may omit `index`: a new id starts a call, no id continues one
@@ -142,7 +170,7 @@ class ChatCompletionsStream(StreamParser):
         args = fn.get("arguments")
         if args is not None and not isinstance(args, str):
             args = json.dumps(args, ensure_ascii=False)
-        return ToolCallDelta(idx, call_id, fn.get("name") or None, args)
+        return ToolCallDelta(idx, call_id, _str(fn.get("name")) or None, args)
 
     def finish(self) -> list[ChatChunk]:
         """Release held-back text and build the one final chunk."""
@@ -303,32 +331,35 @@ class ChatCompletionsDialect(Dialect):
         meta: dict[str, Any] = {}
         self.response_metadata(body, meta)
         choices = []
-        for position, raw_choice in enumerate(body.get("choices") or ()):
+        for position, raw_choice in enumerate(_list(body.get("choices"))):
             if not isinstance(raw_choice, dict):
                 continue
-            msg = raw_choice.get("message") or {}
+            msg = _dict(raw_choice.get("message"))
             text = _text_of(msg.get("content"))
-            reasoning = msg.get("reasoning_content") or msg.get("reasoning") or ""
+            reasoning = _str(msg.get("reasoning_content")) or _str(msg.get("reasoning"))
             if options.think_tags != "keep" and text:
                 r, text = split_think_text(text, options.think_tags, options.think_starts_open)
                 reasoning = reasoning + r if reasoning else r
             calls = []
-            for i, tc in enumerate(msg.get("tool_calls") or ()):
-                fn = tc.get("function") or {}
+            for i, tc in enumerate(_list(msg.get("tool_calls"))):
+                if not isinstance(tc, dict):
+                    continue
+                fn = _dict(tc.get("function"))
                 args = fn.get("arguments")
                 if args is None:
                     args = ""
                 elif not isinstance(args, str):
                     args = json.dumps(args, ensure_ascii=False)
-                calls.append(ToolCall(tc.get("id") or f"call_{position}_{i}", fn.get("name") or "", args))
+                calls.append(ToolCall(str(tc.get("id") or f"call_{position}_{i}"), _str(fn.get("name")), args))
             raw_finish = raw_choice.get("finish_reason")
             finish = self.normalize_finish(raw_finish)
             if raw_finish is not None and raw_finish != finish:
                 meta.setdefault("raw_finish_reason", raw_finish)
             self.choice_extras(raw_choice, msg, meta)
+            index = raw_choice.get("index")
             choices.append(
                 Choice(
-                    index=raw_choice.get("index", position),
+                    index=index if isinstance(index, int) else position,
                     text=text,
                     reasoning=reasoning,
                     tool_calls=calls,
@@ -354,18 +385,23 @@ class ChatCompletionsDialect(Dialect):
         if usage is not None:
             state.usage = usage  # cumulative or final: the last one is the total
         out: list[ChatChunk] = []
-        for position, choice in enumerate(obj.get("choices") or ()):
+        for position, choice in enumerate(_list(obj.get("choices"))):
             if not isinstance(choice, dict):
                 continue
             index = choice.get("index", position)
-            delta = choice.get(self.delta_key) or {}
+            if index.__class__ is not int:
+                index = position
+            delta = _dict(choice.get(self.delta_key))
             text = delta.get("content") or ""
             if text.__class__ is not str:
                 text = _text_of(text)
             reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
+            if reasoning.__class__ is not str:
+                reasoning = _str(reasoning)
             text, reasoning = state.text_delta(index, text, reasoning)
             raw_calls = delta.get("tool_calls")
-            calls = [state.tool_delta(index, tc) for tc in raw_calls] if raw_calls else []
+            calls = [state.tool_delta(index, tc) for tc in raw_calls if isinstance(tc, dict)] if (
+                raw_calls.__class__ is list) else []
             self.choice_extras(choice, delta, state.meta)
             if text or reasoning or calls:
                 out.append(ChatChunk(index, text, reasoning, calls))
@@ -379,7 +415,7 @@ class ChatCompletionsDialect(Dialect):
 
 def _status_from_code(code: str | None) -> int:
     """An HTTP-like status for an error reported in a 200 body (for picking the class)."""
-    if code and code.isdigit() and 400 <= int(code) < 600:
+    if isinstance(code, str) and code.isdigit() and 400 <= int(code) < 600:
         return int(code)
     return 500
 

@@ -26,16 +26,17 @@ from ..errors import ConfigurationError
 from ..sse import SSEEvent
 from ..types import ChatChunk, ChatResult, Choice, Usage
 from .base import ErrorInfo, ParseOptions
-from .openai import ChatCompletionsStream
+from .base import _str as _text
+from .openai import ChatCompletionsStream, _int
 from .pangu_v2 import PanguV2Dialect
 
 
 def _camel_usage(raw: Any) -> Usage | None:
     if not isinstance(raw, dict):
         return None
-    inp, out = int(raw.get("promptTokens") or 0), int(raw.get("completionTokens") or 0)
+    inp, out = _int(raw.get("promptTokens")), _int(raw.get("completionTokens"))
     total = raw.get("totalTokens")
-    return Usage(inp, out, int(total) if total is not None else inp + out)
+    return Usage(inp, out, _int(total) if total is not None else inp + out)
 
 
 class PanguV1Dialect(PanguV2Dialect):
@@ -54,10 +55,10 @@ class PanguV1Dialect(PanguV2Dialect):
     def parse_error(self, status: int, body: Any) -> ErrorInfo:
         if isinstance(body, dict) and ("error_msg" in body or "error_code" in body):
             details = body.get("details")
-            message = body.get("error_msg")
+            message = _text(body.get("error_msg"))
             if details:
                 message = f"{message} (details: {json.dumps(details, ensure_ascii=False)[:300]})"
-            return ErrorInfo(code=body.get("error_code"), message=message)
+            return ErrorInfo(code=_text(body.get("error_code")), message=message)
         return super().parse_error(status, body)
 
     def error_in_body(self, obj: dict[str, Any]) -> ErrorInfo | None:
