@@ -220,9 +220,13 @@ class Emulator:
         chunk_bytes: int | None = None,
         delay: float = 0.0,
         reject_stream_options: bool = False,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        self.ssl_certfile = ssl_certfile
+        self.ssl_keyfile = ssl_keyfile
         self.state = EmulatorState(
             api_key=api_key, chunk_bytes=chunk_bytes, delay=delay, reject_stream_options=reject_stream_options
         )
@@ -254,7 +258,9 @@ class Emulator:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.ssl_certfile else "http"
+        host = "localhost" if self.ssl_certfile and self.host == "127.0.0.1" else self.host
+        return f"{scheme}://{host}:{self.port}"
 
     @property
     def base_url(self) -> str:
@@ -278,7 +284,8 @@ class Emulator:
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=1
+            self.app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=1,
+            ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
