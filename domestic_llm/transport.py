@@ -33,14 +33,16 @@ class Transport:
         headers: dict[str, str] | None = None,
         proxy: str | None = None,
         max_connections: int = 100,
-        max_keepalive_connections: int = 20,
+        max_keepalive_connections: int | None = None,
     ) -> None:
         self.timeout = httpx.Timeout(timeout, connect=connect_timeout)
         self.verify = verify
         self.headers = dict(headers or {})
         self.proxy = proxy
+        # keep every pooled connection alive by default: reconnecting under load only adds latency
         self.limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_keepalive_connections
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections if max_keepalive_connections is None else max_keepalive_connections,
         )
         self._client: httpx.Client | None = None
         self._aclient: httpx.AsyncClient | None = None

@@ -40,6 +40,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     json: Any
+    client: tuple[str, int] | None = None  # the peer address: distinct ports = distinct connections
 
 
 @dataclass
@@ -74,6 +75,8 @@ class EmulatorState:
     script: deque[Reply] = field(default_factory=deque)
     faults: deque[Fault] = field(default_factory=deque)
     counter: int = 0
+    in_flight: int = 0  # requests being answered now, and the most at any moment
+    max_in_flight: int = 0
     # Huawei IAM emulation: tokens issued by /v3/auth/tokens; when not None, pangu_v1 accepts only these
     iam_password: str = "emu-password"
     iam_tokens: set[str] | None = None
@@ -95,7 +98,8 @@ def _build_app(state: EmulatorState) -> Any:
             except ValueError:
                 body = None
             state.requests.append(
-                RecordedRequest(request.method, request.url.path, dict(request.headers), body)
+                RecordedRequest(request.method, request.url.path, dict(request.headers), body,
+                                (request.client.host, request.client.port) if request.client else None)
             )
             state.counter += 1
             fault = _take_fault(state)
@@ -134,7 +138,7 @@ def _build_app(state: EmulatorState) -> Any:
                 return JSONResponse(dialect.render_json(ctx), headers=headers)
             events = dialect.render_stream(ctx)
             return StreamingResponse(
-                _send(events, state, fault), media_type="text/event-stream", headers=headers
+                _counted(_send(events, state, fault), state), media_type="text/event-stream", headers=headers
             )
 
         return endpoint
@@ -174,6 +178,16 @@ def _take_fault(state: EmulatorState) -> Fault | None:
     if fault.times <= 0:
         state.faults.popleft()
     return fault
+
+
+async def _counted(body: AsyncIterator[bytes], state: EmulatorState) -> AsyncIterator[bytes]:
+    state.in_flight += 1
+    state.max_in_flight = max(state.max_in_flight, state.in_flight)
+    try:
+        async for piece in body:
+            yield piece
+    finally:
+        state.in_flight -= 1
 
 
 async def _send(events: list[str], state: EmulatorState, fault: Fault | None) -> AsyncIterator[bytes]:
@@ -250,6 +264,7 @@ class Emulator:
         self.state.faults.append(fault)
 
     def reset(self) -> None:
+        self.state.max_in_flight = 0
         self.state.iam_tokens = None
         self.state.iam_issued = 0
         self.state.requests.clear()
