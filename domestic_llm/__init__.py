@@ -2,53 +2,19 @@
 
 from .client import ChatClient, TokenProvider
 from .dialects import get_dialect, infer_dialect, known_dialects
-from .errors import (
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConfigurationError,
-    ContentFilterError,
-    ContextOverflowError,
-    DomesticLLMError,
-    MalformedResponseError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    ServerError,
-    ServerOverloadedError,
-    StreamInterruptedError,
-    StreamTimeoutError,
-)
+from . import errors as _errors
+from .errors import *  # noqa: F403
 from .types import ChatChunk, ChatRequest, ChatResult, Choice, Message, ToolCall, ToolCallDelta, Usage
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "APIConnectionError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AuthenticationError",
-    "BadRequestError",
     "ChatChunk",
     "ChatClient",
     "ChatRequest",
     "ChatResult",
     "Choice",
-    "ConfigurationError",
-    "ContentFilterError",
-    "ContextOverflowError",
-    "DomesticLLMError",
-    "MalformedResponseError",
     "Message",
-    "NotFoundError",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "ServerError",
-    "ServerOverloadedError",
-    "StreamInterruptedError",
-    "StreamTimeoutError",
     "TokenProvider",
     "ToolCall",
     "ToolCallDelta",
@@ -56,4 +22,5 @@ __all__ = [
     "get_dialect",
     "infer_dialect",
     "known_dialects",
+    *_errors.__all__,
 ]

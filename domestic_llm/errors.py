@@ -13,6 +13,26 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ContentFilterError",
+    "ContextOverflowError",
+    "DomesticLLMError",
+    "MalformedResponseError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+    "ServerOverloadedError",
+    "StreamInterruptedError",
+    "StreamTimeoutError",
+]
+
 
 def redact_url(url: str) -> str:
     """Remove user-info and credential-looking query parameters from a URL."""

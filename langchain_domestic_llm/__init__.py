@@ -3,45 +3,9 @@
 The core's exceptions are re-exported so LangChain code can catch them from here.
 """
 
-from domestic_llm.errors import (
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConfigurationError,
-    ContentFilterError,
-    ContextOverflowError,
-    DomesticLLMError,
-    MalformedResponseError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    ServerError,
-    ServerOverloadedError,
-    StreamInterruptedError,
-    StreamTimeoutError,
-)
+from domestic_llm import errors as _core_errors
+from domestic_llm.errors import *  # noqa: F403 - the core's exceptions, catchable from here
 
 from .chat_models import ChatDomestic
 
-__all__ = [
-    "APIConnectionError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AuthenticationError",
-    "BadRequestError",
-    "ChatDomestic",
-    "ConfigurationError",
-    "ContentFilterError",
-    "ContextOverflowError",
-    "DomesticLLMError",
-    "MalformedResponseError",
-    "NotFoundError",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "ServerError",
-    "ServerOverloadedError",
-    "StreamInterruptedError",
-    "StreamTimeoutError",
-]
+__all__ = ["ChatDomestic", *_core_errors.__all__]

@@ -3,45 +3,9 @@
 The core's exceptions are re-exported so LlamaIndex code can catch them from here.
 """
 
-from domestic_llm.errors import (
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConfigurationError,
-    ContentFilterError,
-    ContextOverflowError,
-    DomesticLLMError,
-    MalformedResponseError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    ServerError,
-    ServerOverloadedError,
-    StreamInterruptedError,
-    StreamTimeoutError,
-)
+from domestic_llm import errors as _core_errors
+from domestic_llm.errors import *  # noqa: F403 - the core's exceptions, catchable from here
 
 from .base import DomesticLLM
 
-__all__ = [
-    "APIConnectionError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AuthenticationError",
-    "BadRequestError",
-    "ConfigurationError",
-    "ContentFilterError",
-    "ContextOverflowError",
-    "DomesticLLM",
-    "DomesticLLMError",
-    "MalformedResponseError",
-    "NotFoundError",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "ServerError",
-    "ServerOverloadedError",
-    "StreamInterruptedError",
-    "StreamTimeoutError",
-]
+__all__ = ["DomesticLLM", *_core_errors.__all__]
