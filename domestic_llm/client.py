@@ -23,6 +23,7 @@ import logging
 import os
 import random
 import time
+from dataclasses import replace
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -36,6 +37,7 @@ from .errors import (
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
+    ContextOverflowError,
     DomesticLLMError,
     MalformedResponseError,
     StreamInterruptedError,
@@ -270,10 +272,10 @@ class ChatClient:
         """A `ChatRequest` for this client's model; keyword arguments become sampling params."""
         return ChatRequest(model=self.model, messages=as_messages(messages), params=params)
 
-    def _http(self, request: ChatRequest, stream: bool, token: str | None) -> HttpRequest:
+    def _headers(self, stream: bool, token: str | None) -> dict[str, str]:
         headers = {"Accept": "text/event-stream" if stream else "application/json"}
         headers.update(self.dialect.auth_headers(token, self.auth_scheme))
-        return self.dialect.build_request(request, url=self.url, stream=stream, headers=headers, options=self.options)
+        return headers
 
     @classmethod
     def from_curl(cls, text: str, **overrides: Any) -> ChatClient:
@@ -366,32 +368,50 @@ class ChatClient:
             return True
         if (
             isinstance(exc, BadRequestError)
+            and not isinstance(exc, ContextOverflowError)
             and http.json is not None
             and "stream_options" in http.json
-            and self.options.include_usage
+            and not state["no_stream_options"]
         ):
-            # some strict servers reject stream_options; ask once more without it, and remember
-            log.warning("domestic_llm: %s rejected stream_options; retrying without it", redact_url(self.url))
-            self.options.include_usage = False
+            # some strict servers reject stream_options: ask once more without it; remembered
+            # for this client only if that works (see _sent), so an unrelated 400 changes nothing
+            log.warning("domestic_llm: %s rejected the request; retrying once without stream_options",
+                        redact_url(self.url))
+            state["no_stream_options"] = True
             return True
         return False
+
+    def _sent(self, state: dict[str, bool]) -> None:
+        """A request succeeded: keep what recovery learned about this server."""
+        if state["no_stream_options"] and self.options.include_usage:
+            log.warning("domestic_llm: %s does not accept stream_options; not sending it again (no stream usage)",
+                        redact_url(self.url))
+            self.options.include_usage = False
+
+    def _http(self, request: ChatRequest, stream: bool, token: str | None, state: dict[str, bool]) -> HttpRequest:
+        """The HTTP request of one attempt (without stream_options once a strict server refused them)."""
+        options = replace(self.options, include_usage=False) if state["no_stream_options"] else self.options
+        return self.dialect.build_request(
+            request, url=self.url, stream=stream, headers=self._headers(stream, token), options=options
+        )
 
     # ---- sending ---------------------------------------------------------------------
 
     def _open(self, request: ChatRequest, stream: bool) -> httpx.Response:
         request = self._prepare(request)
         started = time.monotonic()
-        state = {"refreshed": False}
+        state = {"refreshed": False, "no_stream_options": False}
         attempt = 0
         while True:
             token = self._token_sync(state["refreshed"])
-            http = self._http(request, stream, token)
+            http = self._http(request, stream, token, state)
             try:
                 resp = self.transport.send(http, stream=stream)
                 if resp.status_code >= 400:
                     body = resp.read()
                     resp.close()
                     raise self._status_error(resp, body, token)
+                self._sent(state)
                 return resp
             except DomesticLLMError as exc:
                 if self._recover(exc, http, state):
@@ -405,17 +425,18 @@ class ChatClient:
     async def _aopen(self, request: ChatRequest, stream: bool) -> httpx.Response:
         request = self._prepare(request)
         started = time.monotonic()
-        state = {"refreshed": False}
+        state = {"refreshed": False, "no_stream_options": False}
         attempt = 0
         while True:
             token = await self._token_async(state["refreshed"])
-            http = self._http(request, stream, token)
+            http = self._http(request, stream, token, state)
             try:
                 resp = await self.transport.asend(http, stream=stream)
                 if resp.status_code >= 400:
                     body = await resp.aread()
                     await resp.aclose()
                     raise self._status_error(resp, body, token)
+                self._sent(state)
                 return resp
             except DomesticLLMError as exc:
                 if self._recover(exc, http, state):

@@ -188,3 +188,13 @@ def test_connection_refused_is_retried_then_raised():
     with pytest.raises(APIConnectionError):
         client.invoke(Q)
     assert time.monotonic() - start > 0.5  # backoff happened between the attempts
+
+
+def test_an_unrelated_400_on_a_stream_does_not_switch_off_usage(emulator):
+    model = llm(emulator, max_retries=0)
+    emulator.fault(Fault(status=400, times=2))  # the request is bad, with or without stream_options
+    with pytest.raises(BadRequestError):
+        list(model.stream(Q))
+    assert ["stream_options" in r.json for r in emulator.requests] == [True, False]
+    usage = aggregate(model.stream(Q)).usage_metadata
+    assert emulator.requests[-1].json["stream_options"] == {"include_usage": True} and usage["total_tokens"] > 0
