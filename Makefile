@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test emulator clean
+.PHONY: demo test lint emulator clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
+
+lint: $(VENV)/.installed
+	$(PY) -m pip install -q ruff mypy
+	$(VENV)/bin/ruff check --select F,E9 domestic_llm langchain_domestic_llm llamaindex_domestic_llm tests examples
+	$(VENV)/bin/mypy domestic_llm langchain_domestic_llm llamaindex_domestic_llm --ignore-missing-imports
 
 emulator: $(VENV)/.installed
 	$(PY) -m domestic_llm.testing --port 8000

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from operator import itemgetter
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.exceptions import OutputParserException
@@ -357,7 +357,7 @@ class ChatDomestic(BaseChatModel):
             else:
                 response_format = {"type": "json_object"}
             llm = self.bind(response_format=response_format, **trace)
-            parser = RunnableLambda(_json_parser(schema if is_pydantic else None))
+            parser = RunnableLambda[AIMessage, Any](_json_parser(cast("type[BaseModel]", schema) if is_pydantic else None))
         else:
             raise ConfigurationError(
                 f"method={method!r} is not supported; use 'function_calling', 'json_mode' or 'json_schema'"

@@ -279,11 +279,10 @@ class DomesticLLM(FunctionCallingLLM):
             raise ValueError(f"expected at least one tool call, got none: {response.message.content!r}")
         selections = []
         for call in calls:
-            kwargs = call.tool_kwargs
-            if isinstance(kwargs, str):
-                kwargs = _parse_arguments(kwargs)
+            raw = call.tool_kwargs
+            arguments = _parse_arguments(raw) if isinstance(raw, str) else raw
             selections.append(ToolSelection(tool_id=call.tool_call_id or "", tool_name=call.tool_name,
-                                            tool_kwargs=kwargs if isinstance(kwargs, dict) else {}))
+                                            tool_kwargs=arguments if isinstance(arguments, dict) else {}))
         return selections
 
 
