@@ -56,6 +56,13 @@ class HuaweiIAMTokenProvider:
     def __repr__(self) -> str:
         return f"HuaweiIAMTokenProvider(iam_url={self.iam_url!r}, username={self.username!r}, domain_name={self.domain_name!r})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def invalidate(self) -> None:
         """Forget the cached token (the gateway said it is no longer valid)."""
         with self._lock:

@@ -49,6 +49,16 @@ class Transport:
         self._aclient_loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, Any]:
+        # copies and pickles carry the configuration, never live connections: they pool lazily
+        state = {k: v for k, v in self.__dict__.items() if k != "_lock"}
+        state.update(_client=None, _aclient=None, _aclient_loop=None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def _kwargs(self) -> dict[str, Any]:
         # trust_env=True: HTTP(S)_PROXY / NO_PROXY and SSL_CERT_FILE from the environment apply
         return {

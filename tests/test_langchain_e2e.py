@@ -156,3 +156,19 @@ def test_unreachable_endpoint_raises_connection_error():
     model = ChatDomestic(model="m", base_url="http://127.0.0.1:9/v1", max_retries=0)
     with pytest.raises(APIConnectionError, match="127.0.0.1:9"):
         model.invoke(Q)
+
+
+def test_copies_and_pickles_work_and_pool_on_their_own(emulator):
+    import copy
+    import pickle
+
+    from llamaindex_domestic_llm import DomesticLLM
+
+    model = llm(emulator, model="qwen-72b", api_key="k")
+    assert model.invoke(Q).content  # the original's pool is open now
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert clone.client.transport is not model.client.transport
+        assert clone.invoke(Q).content == model.invoke(Q).content
+        assert clone.api_key.get_secret_value() == "k"
+    li = DomesticLLM(model="qwen-72b", base_url=emulator.base_url)
+    assert copy.deepcopy(li).complete(Q).text == li.complete(Q).text
