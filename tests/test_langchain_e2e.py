@@ -172,3 +172,11 @@ def test_copies_and_pickles_work_and_pool_on_their_own(emulator):
         assert clone.api_key.get_secret_value() == "k"
     li = DomesticLLM(model="qwen-72b", base_url=emulator.base_url)
     assert copy.deepcopy(li).complete(Q).text == li.complete(Q).text
+
+
+def test_one_instance_across_event_loops_and_sync_async_mix(emulator):
+    model = llm(emulator, model="qwen-72b")
+    first = asyncio.run(model.ainvoke(Q))
+    second = asyncio.run(model.ainvoke(Q))  # a new loop: the async pool of the old one must not be reused
+    assert first.content == second.content == model.invoke(Q).content
+    assert len(emulator.requests) == 3
