@@ -30,7 +30,7 @@ from langchain_core.utils.json import parse_json_markdown
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from domestic_llm.client import SAMPLING_PARAMS, ChatClient, client_from, make_request
+from domestic_llm.client import SAMPLING_PARAMS, ChatClient, client_from, env, make_request
 from domestic_llm.errors import ConfigurationError, redact_url
 from domestic_llm.thinking import split_think_text
 from domestic_llm.types import ChatRequest
@@ -62,9 +62,9 @@ class ChatDomestic(BaseChatModel):
 
     model: str = Field(default_factory=from_env("DOMESTIC_LLM_MODEL", default=""), alias="model_name")
     """Model name sent in the request body."""
-    endpoint: str | None = Field(default_factory=from_env("DOMESTIC_LLM_ENDPOINT", default=None))
+    endpoint: str | None = None
     """Full URL of the chat route, as a vendor document prints it; the dialect is inferred from its path."""
-    base_url: str | None = Field(default_factory=from_env("DOMESTIC_LLM_BASE_URL", default=None))
+    base_url: str | None = None
     """OpenAI-convention prefix such as `http://host:1025/v1`; the dialect appends its own path."""
     api_key: SecretStr | None = Field(default_factory=secret_from_env("DOMESTIC_LLM_API_KEY", default=None))
     """Key or token; sent the way the dialect wants (Bearer, raw, X-Auth-Token)."""
@@ -120,6 +120,15 @@ class ChatDomestic(BaseChatModel):
     """Raise on an unparseable stream line instead of skipping it with a warning."""
 
     _client: ChatClient | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _target_from_env(cls, values: Any) -> Any:
+        # the environment fills in a URL only when no URL argument was given: an explicit
+        # base_url must not lose to DOMESTIC_LLM_ENDPOINT
+        if isinstance(values, dict) and not values.get("endpoint") and not values.get("base_url"):
+            values = {**values, "endpoint": env("ENDPOINT"), "base_url": env("BASE_URL")}
+        return values
 
     @model_validator(mode="after")
     def _build_client(self) -> ChatDomestic:

@@ -180,3 +180,16 @@ def test_one_instance_across_event_loops_and_sync_async_mix(emulator):
     second = asyncio.run(model.ainvoke(Q))  # a new loop: the async pool of the old one must not be reused
     assert first.content == second.content == model.invoke(Q).content
     assert len(emulator.requests) == 3
+
+
+@pytest.mark.parametrize("adapter", ["langchain", "llamaindex"])
+def test_explicit_url_arguments_beat_the_environment(monkeypatch, emulator, adapter):
+    from llamaindex_domestic_llm import DomesticLLM
+
+    cls = ChatDomestic if adapter == "langchain" else DomesticLLM
+    monkeypatch.setenv("DOMESTIC_LLM_ENDPOINT", "http://10.9.9.9:1/v1/chat/completions")
+    assert cls(model="m", base_url=emulator.base_url).client.url == emulator.base_url + "/chat/completions"
+    monkeypatch.delenv("DOMESTIC_LLM_ENDPOINT")
+    monkeypatch.setenv("DOMESTIC_LLM_BASE_URL", "http://10.9.9.9:1/v1")
+    assert cls(model="m", endpoint=emulator.endpoint("lm_v2")).client.dialect.name == "lm_v2"
+    assert cls(model="m").client.url == "http://10.9.9.9:1/v1/chat/completions"  # env when nothing is given
