@@ -15,23 +15,37 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any, Literal, cast
 
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForLLMRun,
+    CallbackManagerForLLMRun,
+)
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.language_models.chat_models import BaseChatModel, LangSmithParams
 from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.output_parsers.openai_tools import JsonOutputKeyToolsParser, PydanticToolsParser
+from langchain_core.output_parsers.openai_tools import (
+    JsonOutputKeyToolsParser,
+    PydanticToolsParser,
+)
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableLambda, RunnableMap, RunnablePassthrough
+from langchain_core.runnables import (
+    Runnable,
+    RunnableLambda,
+    RunnableMap,
+    RunnablePassthrough,
+)
 from langchain_core.tools import BaseTool
-from langchain_core.utils import from_env, secret_from_env
-from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
+from langchain_core.utils.function_calling import (
+    convert_to_json_schema,
+    convert_to_openai_tool,
+)
 from langchain_core.utils.json import parse_json_markdown
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domestic_llm.client import SAMPLING_PARAMS, ChatClient, client_from, env, make_request
+from domestic_llm.client import env
 from domestic_llm.errors import ConfigurationError, redact_url
+from domestic_llm.settings import EndpointSettings
 from domestic_llm.thinking import split_think_text
 from domestic_llm.types import ChatRequest
 
@@ -39,8 +53,7 @@ from ._convert import PROVIDER, to_generation, to_generation_chunk, to_neutral
 from ._errors import langchain_errors
 
 
-
-class ChatDomestic(BaseChatModel):
+class ChatDomestic(BaseChatModel, EndpointSettings):
     """Chat model for an OpenAI-like or gateway endpoint of a privately deployed LLM.
 
     Configure with the full URL your vendor document prints (`endpoint=`), or an
@@ -58,107 +71,26 @@ class ChatDomestic(BaseChatModel):
     ```
     """
 
-    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, protected_namespaces=())
 
-    model: str = Field(default_factory=from_env("DOMESTIC_LLM_MODEL", default=""), alias="model_name")
-    """Model name sent in the request body."""
-    endpoint: str | None = None
-    """Full URL of the chat route, as a vendor document prints it; the dialect is inferred from its path."""
-    base_url: str | None = None
-    """OpenAI-convention prefix such as `http://host:1025/v1`; the dialect appends its own path."""
-    api_key: SecretStr | None = Field(default_factory=secret_from_env("DOMESTIC_LLM_API_KEY", default=None))
-    """Key or token; sent the way the dialect wants (Bearer, raw, X-Auth-Token)."""
-    dialect: str | None = Field(default_factory=from_env("DOMESTIC_LLM_DIALECT", default=None))
-    """Dialect name (see `domestic_llm.known_dialects()`); inferred from the URL when unset."""
-    auth_scheme: Literal["bearer", "raw", "x-auth-token", "none"] | None = None
-    """Override how the key is sent; default is the dialect's own scheme."""
-    token_provider: Callable[[], Any] | None = Field(default=None, exclude=True)
-    """Callable (sync or async) returning a fresh token; asked before each request and again after a 401."""
-
-    temperature: float | None = None
-    top_p: float | None = None
+    # Shared fields come from EndpointSettings; these are redeclared for LangChain's aliases.
+    model: str = Field(default_factory=lambda: env("MODEL") or "", alias="model_name")
+    """Model name sent in the request body (`DOMESTIC_LLM_MODEL`)."""
     max_tokens: int | None = Field(default=None, alias="max_completion_tokens")
     stop: list[str] | str | None = Field(default=None, alias="stop_sequences")
-    n: int = 1
-    seed: int | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
-    logprobs: bool | None = None
-    top_logprobs: int | None = None
-    top_k: int | None = None
-    penalty_score: float | None = None
-    model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Extra JSON body fields sent with every request (e.g. `modelVersion`)."""
-
-    thinking: bool | None = None
-    """Switch the model's thinking on/off where the dialect has a switch; `None` sends nothing."""
-    think_tags: Literal["split", "drop", "keep"] | None = None
-    """Inline `<think>` handling: split into reasoning, drop, or keep in content (default: the dialect's)."""
-    think_starts_open: bool = False
-    """The server's chat template already opened `<think>`: text is reasoning until `</think>`."""
-    send_reasoning: bool = False
-    """Send earlier reasoning back in the history (servers that need it for multi-turn tool use)."""
-
     timeout: float | None = Field(default=120.0, alias="request_timeout")
     """Seconds allowed for each network read (and a whole non-streamed answer)."""
-    connect_timeout: float | None = 10.0
-    stall_timeout: float | None = None
-    """Seconds a stream may go without a data event (keep-alive comments do not count)."""
-    total_timeout: float | None = None
-    """Cap in seconds on a whole call including retries."""
-    max_retries: int = 2
-    default_headers: dict[str, str] | None = None
-    verify: bool | str = True
-    """TLS verification: `True`, `False`, or the path of a CA bundle (private CAs)."""
-    proxy: str | None = None
-    max_connections: int = 100
+    n: int = 1
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
     streaming: bool = False
     """Use streaming under `invoke` too (callbacks then receive tokens)."""
-    stream_usage: bool = True
-    """Ask for usage in streams (`stream_options.include_usage`)."""
-    strict: bool = False
-    """Raise on an unparseable stream line instead of skipping it with a warning."""
-
-    _client: ChatClient | None = PrivateAttr(default=None)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _target_from_env(cls, values: Any) -> Any:
-        # the environment fills in a URL only when no URL argument was given: an explicit
-        # base_url must not lose to DOMESTIC_LLM_ENDPOINT
-        if isinstance(values, dict) and not values.get("endpoint") and not values.get("base_url"):
-            values = {**values, "endpoint": env("ENDPOINT"), "base_url": env("BASE_URL")}
-        return values
 
     @model_validator(mode="after")
-    def _build_client(self) -> ChatDomestic:
-        # Built at construction so configuration errors surface before any request;
-        # it opens no connection until the first call.
-        self._client = client_from(self, self.api_key)
+    def _check_n(self) -> ChatDomestic:
         if self.n < 1:
             raise ConfigurationError(f"n={self.n} must be >= 1")
         return self
-
-    @classmethod
-    def from_curl(cls, text: str, **overrides: Any) -> ChatDomestic:
-        """A model configured from a curl command as printed in a vendor document.
-
-        URL (and so the dialect), the key and how it is sent (raw, Bearer, X-Auth-Token),
-        the model name, sampling parameters and other body fields (into `model_kwargs`)
-        are taken from the command; transport noise headers are dropped. Keyword
-        arguments override what the command says.
-        """
-        from domestic_llm.curl import client_kwargs_from_curl
-
-        kwargs = client_kwargs_from_curl(text)
-        kwargs.update(kwargs.pop("params", {}))
-        return cls(**{**kwargs, **overrides})
-
-    @property
-    def client(self) -> ChatClient:
-        """The core client doing the HTTP work (shared pool for every call on this instance)."""
-        assert self._client is not None
-        return self._client
 
     # ---- LangChain plumbing ----------------------------------------------------------
 
@@ -184,7 +116,7 @@ class ChatDomestic(BaseChatModel):
             "model": self.model,
             "dialect": self.client.dialect.name,
             "url": redact_url(self.client.url),
-            **self._sampling(),
+            **self.sampling(),
         }
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
@@ -204,17 +136,10 @@ class ChatDomestic(BaseChatModel):
             params["ls_stop"] = [ls_stop] if isinstance(ls_stop, str) else list(ls_stop)
         return params
 
-    def _sampling(self) -> dict[str, Any]:
-        params = {k: getattr(self, k) for k in SAMPLING_PARAMS}
-        if params["n"] == 1:
-            params["n"] = None  # the server's default; some gateways reject `n`
-        return {k: v for k, v in params.items() if v is not None}
-
     def _request(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]) -> ChatRequest:
         if stop is not None:
             kwargs = {**kwargs, "stop": stop}
-        return make_request(self.model, to_neutral(messages), self._sampling(), self.model_kwargs, kwargs,
-                            thinking=self.thinking, send_reasoning=self.send_reasoning)
+        return self.chat_request(to_neutral(messages), kwargs)
 
     def _generate(
         self,

@@ -20,8 +20,8 @@ back with reasoning as a `ThinkingBlock` (first block), tool calls as
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Callable, Generator, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import AsyncGenerator, Generator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.llms.generic_utils import (
     achat_to_completion_decorator,
@@ -41,15 +41,15 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     ToolCallBlock,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, model_validator
+from llama_index.core.bridge.pydantic import Field, SecretStr
 from llama_index.core.constants import DEFAULT_NUM_OUTPUTS
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 
-from domestic_llm.client import SAMPLING_PARAMS, ChatClient, client_from, env, make_request
 from domestic_llm.errors import ConfigurationError
+from domestic_llm.settings import EndpointSettings, api_key_from_env
 from domestic_llm.types import ChatChunk, ChatRequest
 
 from ._convert import assistant_message, chat_response, end_kwargs, to_neutral
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
 
 
-class DomesticLLM(FunctionCallingLLM):
+class DomesticLLM(FunctionCallingLLM, EndpointSettings):
     """LlamaIndex LLM for an OpenAI-like or gateway endpoint of a privately deployed model.
 
     ```python
@@ -74,77 +74,15 @@ class DomesticLLM(FunctionCallingLLM):
     each falls back to its `DOMESTIC_LLM_*` environment variable.
     """
 
-    model: str = Field(default_factory=lambda: env("MODEL") or "", description="Model name sent in the body.")
-    endpoint: str | None = Field(default=None, description="Full URL of the chat route.")
-    base_url: str | None = Field(default=None, description="OpenAI-style prefix such as http://host:1025/v1.")
-    api_key: SecretStr | None = Field(default=None, exclude=True, description="Key or token (never serialised).")
-    dialect: str | None = Field(default=None, description="Dialect name; inferred from the URL when unset.")
-    auth_scheme: Literal["bearer", "raw", "x-auth-token", "none"] | None = None
-    token_provider: Callable[[], Any] | None = Field(default=None, exclude=True)
-
-    temperature: float | None = None
-    top_p: float | None = None
-    max_tokens: int | None = None
-    stop: list[str] | str | None = None
-    seed: int | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
-    top_k: int | None = None
-    penalty_score: float | None = None
-    model_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra JSON body fields.")
-
-    thinking: bool | None = None
-    think_tags: Literal["split", "drop", "keep"] | None = None
-    think_starts_open: bool = False
-    send_reasoning: bool = Field(default=False, description="Send earlier ThinkingBlocks back to the server.")
-
+    # Shared fields come from EndpointSettings. The key is redeclared only to keep it out
+    # of LlamaIndex's to_dict/to_json (LangChain needs it present, as a secret reference).
+    api_key: SecretStr | None = Field(default_factory=api_key_from_env, exclude=True)
+    """Key or token (`DOMESTIC_LLM_API_KEY`); never serialised."""
     context_window: int = Field(
         default=8192, gt=0,
         description="The server's max_model_len; 8192 is the smallest common for Qwen / DeepSeek-R1 distill deployments.",
     )
     num_output: int | None = Field(default=None, description="Tokens reserved for the answer; default max_tokens.")
-
-    timeout: float | None = 120.0
-    connect_timeout: float | None = 10.0
-    stall_timeout: float | None = None
-    total_timeout: float | None = None
-    max_retries: int = 2
-    default_headers: dict[str, str] | None = None
-    verify: bool | str = True
-    proxy: str | None = None
-    max_connections: int = 100
-    stream_usage: bool = True
-    strict: bool = False
-
-    _client: ChatClient | None = PrivateAttr(default=None)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_env(cls, values: Any) -> Any:
-        if isinstance(values, dict):
-            values = dict(values)
-            if values.get("api_key") is None and env("API_KEY"):
-                values["api_key"] = env("API_KEY")
-            if not values.get("endpoint") and not values.get("base_url"):
-                values.setdefault("endpoint", env("ENDPOINT"))
-                values.setdefault("base_url", env("BASE_URL"))
-            values.setdefault("dialect", env("DIALECT"))
-        return values
-
-    @model_validator(mode="after")
-    def _build_client(self) -> DomesticLLM:
-        self._client = client_from(self, self.api_key)
-        return self
-
-    @classmethod
-    def from_curl(cls, text: str, **overrides: Any) -> DomesticLLM:
-        """An LLM configured from a curl command as printed in a vendor document."""
-        from domestic_llm.curl import client_kwargs_from_curl
-
-        kwargs = client_kwargs_from_curl(text)
-        params = kwargs.pop("params", {})
-        kwargs.update({k: v for k, v in params.items() if k in cls.model_fields})
-        return cls(**{**kwargs, **overrides})
 
     @classmethod
     def class_name(cls) -> str:
@@ -152,12 +90,6 @@ class DomesticLLM(FunctionCallingLLM):
 
     def __repr__(self) -> str:
         return f"DomesticLLM(model={self.model!r}, dialect={self.client.dialect.name!r})"
-
-    @property
-    def client(self) -> ChatClient:
-        """The core client doing the HTTP work (one connection pool per instance)."""
-        assert self._client is not None
-        return self._client
 
     @property
     def metadata(self) -> LLMMetadata:
@@ -172,9 +104,7 @@ class DomesticLLM(FunctionCallingLLM):
     # ---- requests ------------------------------------------------------------------
 
     def _request(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatRequest:
-        params = {k: getattr(self, k, None) for k in SAMPLING_PARAMS}
-        return make_request(self.model, to_neutral(messages), params, self.model_kwargs, kwargs,
-                            thinking=self.thinking, send_reasoning=self.send_reasoning)
+        return self.chat_request(to_neutral(messages), kwargs)
 
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:

@@ -1,0 +1,143 @@
+"""`EndpointSettings`: the configuration both framework adapters expose, defined once.
+
+`ChatDomestic` and `DomesticLLM` inherit it next to their framework's base class,
+so every field, the `DOMESTIC_LLM_*` environment fallback, `from_curl`, the
+construction of the core `ChatClient` and the building of a `ChatRequest` from
+call keyword arguments behave the same in both. Field names are `ChatClient`'s
+keyword arguments (`CLIENT_OPTIONS`) and sampling parameter names
+(`SAMPLING_PARAMS`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    model_validator,
+)
+
+from .client import SAMPLING_PARAMS, ChatClient, client_from, env, make_request
+from .types import ChatRequest, Message
+
+
+def api_key_from_env() -> SecretStr | None:
+    value = env("API_KEY")
+    return SecretStr(value) if value else None
+
+
+class EndpointSettings(BaseModel):
+    """Where the endpoint is, how to talk to it, and the default sampling parameters."""
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, protected_namespaces=())
+
+    model: str = Field(default_factory=lambda: env("MODEL") or "")
+    """Model name sent in the request body (`DOMESTIC_LLM_MODEL`)."""
+    endpoint: str | None = None
+    """Full URL of the chat route, as a vendor document prints it; the dialect is inferred from its path."""
+    base_url: str | None = None
+    """OpenAI-convention prefix such as `http://host:1025/v1`; the dialect appends its own path."""
+    api_key: SecretStr | None = Field(default_factory=api_key_from_env)
+    """Key or token (`DOMESTIC_LLM_API_KEY`); sent the way the dialect wants (Bearer, raw, X-Auth-Token)."""
+    dialect: str | None = Field(default_factory=lambda: env("DIALECT"))
+    """Dialect name (see `domestic_llm.known_dialects()`); inferred from the URL when unset."""
+    auth_scheme: Literal["bearer", "raw", "x-auth-token", "none"] | None = None
+    """Override how the key is sent; default is the dialect's own scheme."""
+    token_provider: Callable[[], Any] | None = Field(default=None, exclude=True)
+    """Callable (sync or async) returning a fresh token; asked before each request and again after a 401."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: list[str] | str | None = None
+    seed: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    top_k: int | None = None
+    penalty_score: float | None = None
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Extra JSON body fields sent with every request (e.g. `modelVersion`)."""
+
+    thinking: bool | None = None
+    """Switch the model's thinking on/off where the dialect has a switch; `None` sends nothing."""
+    think_tags: Literal["split", "drop", "keep"] | None = None
+    """Inline `<think>` handling: split into reasoning, drop, or keep in content (default: the dialect's)."""
+    think_starts_open: bool = False
+    """The server's chat template already opened `<think>`: text is reasoning until `</think>`."""
+    send_reasoning: bool = False
+    """Send earlier reasoning back in the history (servers that need it for multi-turn tool use)."""
+
+    timeout: float | None = 120.0
+    """Seconds allowed for each network read (and a whole non-streamed answer)."""
+    connect_timeout: float | None = 10.0
+    stall_timeout: float | None = None
+    """Seconds a stream may go without a data event (keep-alive comments do not count)."""
+    total_timeout: float | None = None
+    """Cap in seconds on a whole call including retries."""
+    max_retries: int = 2
+    default_headers: dict[str, str] | None = None
+    verify: bool | str = True
+    """TLS verification: `True`, `False`, or the path of a CA bundle (private CAs)."""
+    proxy: str | None = None
+    max_connections: int = 100
+    stream_usage: bool = True
+    """Ask for usage in streams (`stream_options.include_usage`)."""
+    strict: bool = False
+    """Raise on an unparseable stream line instead of skipping it with a warning."""
+
+    _client: ChatClient | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _target_from_env(cls, values: Any) -> Any:
+        # the environment fills in a URL only when no URL argument was given: an explicit
+        # base_url must not lose to DOMESTIC_LLM_ENDPOINT
+        if isinstance(values, dict) and not values.get("endpoint") and not values.get("base_url"):
+            values = {**values, "endpoint": env("ENDPOINT"), "base_url": env("BASE_URL")}
+        return values
+
+    @model_validator(mode="after")
+    def _build_client(self) -> Any:
+        # Built at construction so configuration errors surface before any request;
+        # it opens no connection until the first call.
+        self._client = client_from(self, self.api_key)
+        return self
+
+    @classmethod
+    def from_curl(cls, text: str, **overrides: Any) -> Any:
+        """An instance configured from a curl command as printed in a vendor document.
+
+        URL (and so the dialect), the key and how it is sent (raw, Bearer, X-Auth-Token),
+        the model name, sampling parameters and other body fields (into `model_kwargs`)
+        are taken from the command; transport noise headers are dropped. Keyword
+        arguments override what the command says.
+        """
+        from .curl import client_kwargs_from_curl
+
+        kwargs = client_kwargs_from_curl(text)
+        params = kwargs.pop("params", {})
+        kwargs.update({k: v for k, v in params.items() if k in cls.model_fields})
+        return cls(**{**kwargs, **overrides})
+
+    @property
+    def client(self) -> ChatClient:
+        """The core client doing the HTTP work (one connection pool per instance)."""
+        assert self._client is not None
+        return self._client
+
+    def sampling(self) -> dict[str, Any]:
+        """The sampling parameters that are set (`n=1` is the servers' default and not sent)."""
+        params = {k: getattr(self, k, None) for k in SAMPLING_PARAMS}
+        if params["n"] == 1:
+            params["n"] = None  # some gateways reject `n`
+        return {k: v for k, v in params.items() if v is not None}
+
+    def chat_request(self, messages: list[Message], call_kwargs: dict[str, Any]) -> ChatRequest:
+        """A `ChatRequest` from these defaults and one call's keyword arguments (see `make_request`)."""
+        return make_request(self.model, messages, self.sampling(), self.model_kwargs, call_kwargs,
+                            thinking=self.thinking, send_reasoning=self.send_reasoning)
