@@ -247,7 +247,7 @@ class ChatClient:
             think_tags=think_tags or self.dialect.think_tags,
             think_starts_open=think_starts_open,
             include_usage=stream_usage,
-            extra={"strict": strict},
+            strict=strict,
         )
         if self._api_key and self.url.startswith("http://") and not _is_loopback(self.url):
             log.warning(
@@ -547,15 +547,16 @@ class _StreamRun:
 
     def on_bytes(self, raw: bytes) -> list[ChatChunk]:
         out: list[ChatChunk] = []
-        got_data = False
-        for event in self.decoder.feed(raw):
-            got_data = got_data or event.data is not None
+        events = self.decoder.feed(raw)
+        for event in events:
             out.extend(self.parser.feed(event))
         stall = self.client.stall_timeout
-        if got_data:
-            self.last_data = time.monotonic()
-        elif stall is not None and time.monotonic() - self.last_data > stall:
-            raise self.interrupted(None, stalled=stall)
+        if stall is not None:  # keep-alive comments produce no events; they must not count as data
+            now = time.monotonic()
+            if any(event.data is not None for event in events):
+                self.last_data = now
+            elif now - self.last_data > stall:
+                raise self.interrupted(None, stalled=stall)
         for chunk in out:
             if chunk.text:
                 self.text.append(chunk.text)

@@ -9,7 +9,7 @@ per-stream parser that owns the stream's state), and an error body into an
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from ..sse import SSEEvent
@@ -46,7 +46,7 @@ class ParseOptions:
     think_tags: ThinkMode = "keep"
     think_starts_open: bool = False
     include_usage: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
+    strict: bool = False  # raise on an unparseable stream line instead of skipping it
 
 
 class StreamParser:

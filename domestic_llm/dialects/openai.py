@@ -21,7 +21,7 @@ import logging
 import re
 from typing import Any, ClassVar
 
-from ..errors import APIStatusError, ConfigurationError, error_class_for
+from ..errors import APIStatusError, ConfigurationError, MalformedResponseError, error_class_for
 from ..jsonlenient import loads_lenient
 from ..sse import SSEEvent
 from ..thinking import ThinkSplitter, split_think_text
@@ -130,9 +130,7 @@ class ChatCompletionsStream(StreamParser):
         return self.dialect.read_stream_object(self, obj)
 
     def _skip(self, data: str) -> None:
-        if self.options.extra.get("strict"):
-            from ..errors import MalformedResponseError
-
+        if self.options.strict:
             raise MalformedResponseError(f"unparseable stream line: {data[:200]!r}")
         if not self.skipped:
             log.warning("domestic_llm: skipping an unparseable stream line: %.200r", data)
