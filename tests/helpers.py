@@ -63,3 +63,11 @@ def run_stream(dialect: str, data: bytes, splits: list[int] | None = None, optio
     out.reasoning = "".join(c.reasoning for c in out.chunks)
     out.skipped = parser.skipped
     return out
+
+
+def aggregate(chunks):
+    """Add streamed LangChain chunks together, as LangChain does."""
+    total = None
+    for c in chunks:
+        total = c if total is None else total + c
+    return total

@@ -8,7 +8,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from domestic_llm.auth import HuaweiIAMTokenProvider
 from langchain_domestic_llm import AuthenticationError, BadRequestError, ChatDomestic
 
-from .helpers import fixture_text
+from .helpers import aggregate, fixture_text
 
 Q = "你好，介绍一下长江"
 DIALECT_MODELS = [
@@ -17,13 +17,6 @@ DIALECT_MODELS = [
     ("pangu_v1", "pangu-nlp-n2-reasoner-32k", True),
     ("pangu_v2", "pangu-nlp-n2-reasoner-32k", True),
 ]
-
-
-def aggregate(chunks):
-    total = None
-    for c in chunks:
-        total = c if total is None else total + c
-    return total
 
 
 @pytest.mark.parametrize(("dialect", "model", "reasons"), DIALECT_MODELS)

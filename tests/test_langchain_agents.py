@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field
 from domestic_llm.testing import Reply, ScriptedToolCall
 from langchain_domestic_llm import ChatDomestic, ConfigurationError
 
+from .helpers import aggregate
+
 
 @tool
 def get_weather(city: str) -> str:
@@ -45,13 +47,6 @@ PERSON_SCHEMA = {"title": "Person", "description": "A person.", "type": "object"
 
 def llm(emulator, model="qwen-72b", **kw) -> ChatDomestic:
     return ChatDomestic(model=model, base_url=emulator.base_url, **kw)
-
-
-def aggregate(chunks):
-    total = None
-    for c in chunks:
-        total = c if total is None else total + c
-    return total
 
 
 TWO_CALLS = Reply(tool_calls=[ScriptedToolCall("get_weather", {"city": "北京"}, "call_w"),

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage
+from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
 from domestic_llm.testing.replies import pieces
 from langchain_domestic_llm import APIConnectionError, AuthenticationError, ChatDomestic, ServerError
+
+from .helpers import aggregate
 
 Q = "介绍一下长江"
 ANSWER = f"你好！关于“{Q}”：这是 domestic-llm 模拟器的回答。"
@@ -27,13 +29,6 @@ def expected_usage(messages_chars: int, reasoning: bool = True) -> dict:
     if reasoning:
         usage["output_token_details"] = {"reasoning": len(pieces(REASONING))}
     return usage
-
-
-def aggregate(chunks) -> AIMessageChunk:
-    total = None
-    for c in chunks:
-        total = c if total is None else total + c
-    return total
 
 
 def test_invoke_gives_text_reasoning_usage_and_metadata(emulator):

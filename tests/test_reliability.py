@@ -22,6 +22,8 @@ from langchain_domestic_llm import (
     StreamTimeoutError,
 )
 
+from .helpers import aggregate
+
 Q = "介绍一下长江"
 ANSWER = f"你好！关于“{Q}”：这是 domestic-llm 模拟器的回答。"
 
@@ -29,13 +31,6 @@ ANSWER = f"你好！关于“{Q}”：这是 domestic-llm 模拟器的回答。"
 def llm(emulator, **kw) -> ChatDomestic:
     kw.setdefault("model", "qwen-72b")
     return ChatDomestic(base_url=emulator.base_url, **kw)
-
-
-def aggregate(chunks):
-    total = None
-    for c in chunks:
-        total = c if total is None else total + c
-    return total
 
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503, 504, 408])
