@@ -157,6 +157,40 @@ def make_request(
     return request
 
 
+AUTH_SCHEMES = ("bearer", "raw", "x-auth-token", "none")
+PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
+
+
+def _check_options(
+    timeout: float | None,
+    connect_timeout: float | None,
+    stall_timeout: float | None,
+    total_timeout: float | None,
+    max_connections: int,
+    verify: bool | str,
+    proxy: str | None,
+    auth_scheme: str | None,
+    think_tags: str | None,
+) -> None:
+    """Reject transport options that would otherwise fail late (at the first call) or obscurely."""
+    for name, value in (("timeout", timeout), ("connect_timeout", connect_timeout),
+                        ("stall_timeout", stall_timeout), ("total_timeout", total_timeout)):
+        if value is not None and value <= 0:
+            raise ConfigurationError(f"{name}={value} must be a positive number of seconds (or None)")
+    if max_connections < 1:
+        raise ConfigurationError(f"max_connections={max_connections} must be >= 1")
+    if isinstance(verify, str) and not os.path.exists(verify):
+        raise ConfigurationError(
+            f"verify={verify!r}: no such CA bundle; pass True, False, or the path of a PEM file (or directory)"
+        )
+    if proxy is not None and not proxy.startswith(PROXY_SCHEMES):
+        raise ConfigurationError(f"proxy={proxy!r} must be a URL starting with one of {', '.join(PROXY_SCHEMES)}")
+    if auth_scheme is not None and auth_scheme not in AUTH_SCHEMES:
+        raise ConfigurationError(f"auth_scheme={auth_scheme!r} must be one of {', '.join(AUTH_SCHEMES)}")
+    if think_tags is not None and think_tags not in THINK_MODES:
+        raise ConfigurationError(f"think_tags={think_tags!r} must be one of {', '.join(THINK_MODES)}")
+
+
 def as_messages(messages: Sequence[Message | dict[str, Any]] | str) -> list[Message]:
     """Accept `Message`s, OpenAI-style dicts or a lone prompt string."""
     if isinstance(messages, str):
@@ -235,11 +269,8 @@ class ChatClient:
         self.token_provider = token_provider
         if max_retries < 0:
             raise ConfigurationError(f"max_retries={max_retries} must be >= 0")
-        for name, value in (("timeout", timeout), ("stall_timeout", stall_timeout), ("total_timeout", total_timeout)):
-            if value is not None and value <= 0:
-                raise ConfigurationError(f"{name}={value} must be a positive number of seconds (or None)")
-        if think_tags is not None and think_tags not in THINK_MODES:
-            raise ConfigurationError(f"think_tags={think_tags!r} must be one of {', '.join(THINK_MODES)}")
+        _check_options(timeout, connect_timeout, stall_timeout, total_timeout, max_connections, verify, proxy,
+                       auth_scheme, think_tags)
         self.max_retries = max_retries
         self.stall_timeout = stall_timeout
         self.total_timeout = total_timeout

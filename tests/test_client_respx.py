@@ -173,3 +173,16 @@ def test_environment_configuration(monkeypatch):
     c = ChatClient()
     assert (c.model, c.url, c.dialect.name) == ("qwen", "http://h:1/v1/chat/completions", "openai")
     assert "tok" not in repr(c)
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("verify", "/nonexistent/ca.pem", "verify='/nonexistent/ca.pem': no such CA bundle"),
+    ("max_connections", 0, "max_connections=0 must be >= 1"),
+    ("connect_timeout", -1, "connect_timeout=-1 must be a positive"),
+    ("auth_scheme", "bogus", "auth_scheme='bogus' must be one of bearer, raw, x-auth-token, none"),
+    ("proxy", "not a url", "proxy='not a url' must be a URL starting with"),
+])
+def test_transport_options_are_checked_at_construction(option, value, message):
+    with pytest.raises(ConfigurationError) as info:
+        ChatClient(model="m", base_url="http://h/v1", **{option: value})
+    assert message in str(info.value)
