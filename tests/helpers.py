@@ -10,7 +10,6 @@ from typing import Any
 
 from domestic_llm.dialects import get_dialect
 from domestic_llm.dialects.base import ParseOptions
-from domestic_llm.sse import SSEDecoder
 from domestic_llm.types import ChatChunk, Usage
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
@@ -43,12 +42,12 @@ class Collected:
         return self.final.usage if self.final else None
 
 
-def run_stream(dialect: str, data: bytes, splits: list[int] | None = None, options: ParseOptions | None = None) -> Collected:
+def run_stream(dialect: Any, data: bytes, splits: list[int] | None = None, options: ParseOptions | None = None) -> Collected:
     """Feed `data` (cut at `splits` offsets) through the SSE decoder and the dialect's stream parser."""
     d = get_dialect(dialect)
     opts = options or ParseOptions(think_tags=d.think_tags)
     parser = d.stream_parser(opts)
-    decoder = SSEDecoder()
+    decoder = d.event_decoder()
     cuts = [0, *sorted(set(splits or [])), len(data)]
     out = Collected()
     for a, b in zip(cuts, cuts[1:]):

@@ -20,7 +20,10 @@ def sse(*objs) -> bytes:
 
 def test_seed003_response():
     result = OPENAI.parse_response(fixture_json("seed003_openai_response.json"), OPTS)
-    assert result.text == "\n你叫李聪明。这是我根据之前的对话信息得知的。\nuser\n"
+    # the model was served without its chat template: the leaked trailing role line is trimmed
+    assert result.text == "\n你叫李聪明。这是我根据之前的对话信息得知的。"
+    raw = OPENAI.parse_response(fixture_json("seed003_openai_response.json"), ParseOptions(trim_role_leaks=False))
+    assert raw.text == "\n你叫李聪明。这是我根据之前的对话信息得知的。\nuser\n"
     assert result.choices[0].finish_reason == "stop"
     assert (result.usage.input_tokens, result.usage.output_tokens, result.usage.total_tokens) == (277, 25, 302)
     assert result.metadata["id"] == "209" and result.metadata["model"] == "qwen1.5-14b"
@@ -162,4 +165,5 @@ def test_error_object_inside_stream_raises():
 
 def test_dialect_inference_from_paths():
     assert infer_dialect("http://127.0.0.1:1025/v1/chat/completions").name == "openai"
-    assert infer_dialect("http://127.0.0.1:1025/generate") is None
+    assert infer_dialect("http://127.0.0.1:1025/generate").name == "tgi"  # seed 003: TGI and MindIE
+    assert infer_dialect("http://127.0.0.1:1025/health") is None

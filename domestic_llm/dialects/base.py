@@ -47,6 +47,12 @@ class ParseOptions:
     think_starts_open: bool = False
     include_usage: bool = True
     strict: bool = False  # raise on an unparseable stream line instead of skipping it
+    trim_role_leaks: bool = True  # drop a trailing bare role line (`\nuser\n`) leaked by a template-less server
+    # per call (set by `Dialect.call_options`): stop sequences that end the answer, template
+    # markers that never reach the user, and the prompt sent (for servers that echo it)
+    stop: tuple[str, ...] = ()
+    markers: tuple[str, ...] = ()
+    prompt: str | None = None
 
 
 class StreamParser:
@@ -82,6 +88,11 @@ class Dialect:
     think_tags: ClassVar[ThinkMode] = "keep"
     #: whether `stream_options.include_usage` is understood
     accepts_stream_options: ClassVar[bool] = True
+    #: order in which path patterns are tried when inferring the dialect from a URL: generic
+    #: paths that other dialects' paths also end with (`/chat/completions`, `/generate`) rank later
+    path_rank: ClassVar[int] = 0
+    #: the body field holding the conversation or prompt (tells dialects sharing a path apart in from_curl)
+    input_field: ClassVar[str] = "messages"
 
     def chat_url(self, base_url: str) -> str:
         """The chat route under a base URL (`http://host:1025/v1` → `.../v1/chat/completions`)."""
@@ -102,6 +113,54 @@ class Dialect:
 
     def validate(self, request: ChatRequest) -> None:
         """Raise `ConfigurationError` for input the API is documented to reject."""
+
+    def call_url(self, url: str, request: ChatRequest, stream: bool) -> str:
+        """The URL of one call: the configured chat URL, unless the route depends on streaming or the model."""
+        return url
+
+    def call_options(self, request: ChatRequest, options: ParseOptions) -> ParseOptions:
+        """The parse options of one call (prompt dialects add the stop sequences and markers of its template)."""
+        return options
+
+    def event_decoder(self) -> Any:
+        """A decoder of this dialect's stream framing: `feed(bytes)` / `flush()` → events. SSE by default."""
+        from ..sse import SSEDecoder
+
+        return SSEDecoder()
+
+    def curl_fields(self, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Split a pasted request body into (sampling params under neutral names, extra body fields).
+
+        The default reads the chat-completions shape; per-call fields (messages, stream) are dropped.
+        """
+        from ..curl import PER_CALL_FIELDS, SAMPLING_FIELDS
+
+        params: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for key, value in body.items():
+            if key in PER_CALL_FIELDS:
+                continue
+            if key in SAMPLING_FIELDS:
+                params["max_tokens" if key == "max_completion_tokens" else key] = value
+            else:
+                extra[key] = value
+        return params, extra
+
+    def models_requests(self, url: str) -> list[HttpRequest]:
+        """Requests that list the served models, tried in order (OpenAI's `GET .../models` by default)."""
+        base = re.sub(r"/chat/completions/?$", "", url)
+        return [HttpRequest("GET", base + "/models", {"Accept": "application/json"})]
+
+    def parse_models(self, body: Any) -> list[str]:
+        """Model ids out of a models listing (`{"data": [{"id": ...}]}`)."""
+        data = body.get("data") if isinstance(body, dict) else body
+        ids = []
+        for item in data if isinstance(data, list) else []:
+            if isinstance(item, dict) and isinstance(item.get("id") or item.get("name"), str):
+                ids.append(item.get("id") or item["name"])
+            elif isinstance(item, str):
+                ids.append(item)
+        return ids
 
     def build_request(
         self, request: ChatRequest, *, url: str, stream: bool, headers: dict[str, str], options: ParseOptions

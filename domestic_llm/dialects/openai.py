@@ -17,18 +17,16 @@ Wire facts absorbed here:
 from __future__ import annotations
 
 import json
-import logging
 import re
 from typing import Any, ClassVar
 
-from ..errors import APIStatusError, ConfigurationError, MalformedResponseError, error_class_for
-from ..jsonlenient import loads_lenient
+from ..errors import APIStatusError, ConfigurationError, error_class_for
 from ..sse import SSEEvent
-from ..thinking import ThinkSplitter, split_think_text
+from ..textguard import guard_text
+from ..thinking import split_think_text
 from ..types import ChatChunk, ChatRequest, ChatResult, Choice, Message, ToolCall, ToolCallDelta, Usage
-from .base import Dialect, ErrorInfo, HttpRequest, ParseOptions, StreamParser
-
-log = logging.getLogger("domestic_llm")
+from .base import Dialect, ErrorInfo, HttpRequest, ParseOptions
+from .jsonstream import JSONStreamParser
 
 _TOOL_CHOICE_WORDS = {"auto": "auto", "none": "none", "required": "required", "any": "required"}
 
@@ -88,64 +86,21 @@ def _text_of(content: Any) -> str:
     return content if isinstance(content, str) else ""
 
 
-class ChatCompletionsStream(StreamParser):
+class ChatCompletionsStream(JSONStreamParser):
     """State of one chat-completions stream; the dialect's hooks do the reading."""
 
     def __init__(self, dialect: ChatCompletionsDialect, options: ParseOptions) -> None:
+        super().__init__(options)
         self.dialect = dialect
-        self.options = options
-        self.split = options.think_tags != "keep"
-        self.meta: dict[str, Any] = {}
-        self.usage: Usage | None = None
-        self.finish_reasons: dict[int, str] = {}
-        self.raw_finish: dict[int, str] = {}
-        self.splitters: dict[int, ThinkSplitter] = {}
         # per choice: tool-call id -> index, and the last index used (for deltas lacking both)
         self.tool_ids: dict[int, dict[str, int]] = {}
         self.tool_last: dict[int, int] = {}
-        self.complete = False
-        self.skipped = 0
-        self.recovered = 0
 
-    def feed(self, event: SSEEvent) -> list[ChatChunk]:
-        data = event.data
-        if data is None:
-            return self.dialect.on_dataless_event(self, event)
-        data = data.strip()
-        if not data:
-            return []
-        if data == "[DONE]":
-            self.complete = True
-            return []
-        try:
-            obj, recovered = loads_lenient(data)
-        except ValueError:
-            self._skip(data)
-            return []
-        if not isinstance(obj, dict):
-            self._skip(data)
-            return []
-        if recovered:
-            self.recovered += 1
+    def read_object(self, obj: dict[str, Any]) -> list[ChatChunk]:
         return self.dialect.read_stream_object(self, obj)
 
-    def _skip(self, data: str) -> None:
-        if self.options.strict:
-            raise MalformedResponseError(f"unparseable stream line: {data[:200]!r}")
-        if not self.skipped:
-            log.warning("domestic_llm: skipping an unparseable stream line: %.200r", data)
-        self.skipped += 1
-
-    def text_delta(self, index: int, text: str, reasoning: str) -> tuple[str, str]:
-        """Route `text` through the <think> splitter of choice `index` when splitting is on."""
-        if self.split and text:
-            sp = self.splitters.get(index)
-            if sp is None:
-                sp = self.splitters[index] = ThinkSplitter(self.options.think_tags, self.options.think_starts_open)
-            r, text = sp.feed(text)
-            if r:
-                reasoning += r
-        return text, reasoning
+    def on_dataless_event(self, event: SSEEvent) -> list[ChatChunk]:
+        return self.dialect.on_dataless_event(self, event)
 
     def tool_delta(self, index: int, raw: dict[str, Any]) -> ToolCallDelta:
         fn = _dict(raw.get("function"))
@@ -169,28 +124,6 @@ class ChatCompletionsStream(StreamParser):
         if args is not None and not isinstance(args, str):
             args = json.dumps(args, ensure_ascii=False)
         return ToolCallDelta(idx, call_id, _str(fn.get("name")) or None, args)
-
-    def finish(self) -> list[ChatChunk]:
-        """Release held-back text and build the one final chunk."""
-        out: list[ChatChunk] = []
-        for index, sp in self.splitters.items():
-            r, t = sp.flush()
-            if r or t:
-                out.append(ChatChunk(index, t, r))
-            if sp.orphan_close:
-                self.meta["orphan_think_close"] = True
-        meta = self.meta
-        if self.skipped:
-            meta["skipped_lines"] = self.skipped
-        if self.recovered:
-            meta["recovered_lines"] = self.recovered
-        for index, raw in self.raw_finish.items():
-            if raw != self.finish_reasons.get(index):
-                meta.setdefault("raw_finish_reason", raw)
-        if len(self.finish_reasons) > 1:
-            meta["finish_reasons"] = dict(self.finish_reasons)
-        out.append(ChatChunk(0, final=True, finish_reason=self.finish_reasons.get(0), usage=self.usage, metadata=meta))
-        return out
 
 
 class ChatCompletionsDialect(Dialect):
@@ -335,6 +268,8 @@ class ChatCompletionsDialect(Dialect):
             msg = _dict(raw_choice.get("message"))
             text = _text_of(msg.get("content"))
             reasoning = _str(msg.get("reasoning_content")) or _str(msg.get("reasoning"))
+            if text and (options.stop or options.markers or options.trim_role_leaks):
+                text = guard_text(text, options.stop, options.markers, options.trim_role_leaks)
             if options.think_tags != "keep" and text:
                 r, text = split_think_text(text, options.think_tags, options.think_starts_open)
                 reasoning = reasoning + r if reasoning else r
@@ -405,9 +340,7 @@ class ChatCompletionsDialect(Dialect):
                 out.append(ChatChunk(index, text, reasoning, calls))
             raw_finish = choice.get("finish_reason")
             if raw_finish is not None:
-                state.raw_finish[index] = raw_finish
-                state.finish_reasons[index] = self.normalize_finish(raw_finish)  # type: ignore[assignment]
-                state.complete = True
+                state.set_finish(index, raw_finish, self.normalize_finish(raw_finish))
         return out
 
 
@@ -422,3 +355,4 @@ class OpenAIDialect(ChatCompletionsDialect):
     """vLLM / MindIE / any OpenAI-compatible server (`/v1/chat/completions`, optional Bearer)."""
 
     name = "openai"
+    path_rank = 10  # every gateway path also ends in /chat/completions

@@ -75,9 +75,7 @@ class PanguV1Dialect(PanguV2Dialect):
     def read_stream_object(self, state: ChatCompletionsStream, obj: dict[str, Any]) -> list[ChatChunk]:
         if obj.get("suggestion") == "block":
             state.meta["moderation_blocked"] = True
-            state.finish_reasons[0] = "content_filter"
-            state.raw_finish[0] = "block"
-            state.complete = True
+            state.set_finish(0, "block", "content_filter")
             reply = obj.get("reply")
             return [ChatChunk(0, str(reply))] if reply else []
         return super().read_stream_object(state, obj)
