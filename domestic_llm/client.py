@@ -45,7 +45,6 @@ from .errors import (
     error_class_for,
     redact_url,
 )
-from .sse import SSEDecoder
 from .thinking import THINK_MODES, ThinkMode
 from .transport import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Transport
 from .types import ChatChunk, ChatRequest, ChatResult, Message
@@ -210,7 +209,7 @@ def as_messages(messages: Sequence[Message | dict[str, Any]] | str) -> list[Mess
 CLIENT_OPTIONS = (
     "model", "endpoint", "base_url", "dialect", "auth_scheme", "token_provider", "timeout", "connect_timeout",
     "stall_timeout", "total_timeout", "max_retries", "default_headers", "verify", "proxy", "max_connections",
-    "think_tags", "think_starts_open", "stream_usage", "strict",
+    "think_tags", "think_starts_open", "stream_usage", "strict", "chat_template", "trim_role_leaks",
 )
 
 
@@ -257,6 +256,8 @@ class ChatClient:
         think_starts_open: bool = False,
         stream_usage: bool = True,
         strict: bool = False,
+        chat_template: Any = None,
+        trim_role_leaks: bool = True,
         params: dict[str, Any] | None = None,
         model_kwargs: dict[str, Any] | None = None,
     ) -> None:
@@ -264,6 +265,15 @@ class ChatClient:
         self.params = dict(params or {})  # default sampling params, overridden per call
         self.model_kwargs = dict(model_kwargs or {})  # extra body fields sent with every request
         self.dialect, self.url = resolve_target(endpoint, base_url, dialect)
+        if chat_template is not None:
+            if not hasattr(self.dialect, "with_template"):
+                raise ConfigurationError(
+                    f"chat_template: the {self.dialect.name!r} dialect sends messages, the server applies the "
+                    "template; chat_template applies to prompt-style dialects (tgi, vllm_generate, triton)"
+                )
+            self.dialect = self.dialect.with_template(chat_template)
+        if hasattr(self.dialect, "check_model"):
+            self.dialect.check_model(self.model)  # a chat template must be known before any request
         self._api_key = api_key if api_key is not None else env("API_KEY")
         self.auth_scheme = auth_scheme
         self.token_provider = token_provider
@@ -279,6 +289,7 @@ class ChatClient:
             think_starts_open=think_starts_open,
             include_usage=stream_usage,
             strict=strict,
+            trim_role_leaks=trim_role_leaks,
         )
         if self._api_key and self.url.startswith("http://") and not _is_loopback(self.url):
             log.warning(
@@ -422,8 +433,9 @@ class ChatClient:
     def _http(self, request: ChatRequest, stream: bool, token: str | None, state: dict[str, bool]) -> HttpRequest:
         """The HTTP request of one attempt (without stream_options once a strict server refused them)."""
         options = replace(self.options, include_usage=False) if state["no_stream_options"] else self.options
+        url = self.dialect.call_url(self.url, request, stream)
         return self.dialect.build_request(
-            request, url=self.url, stream=stream, headers=self._headers(stream, token), options=options
+            request, url=url, stream=stream, headers=self._headers(stream, token), options=options
         )
 
     # ---- sending ---------------------------------------------------------------------
@@ -441,7 +453,10 @@ class ChatClient:
                 if resp.status_code >= 400:
                     body = resp.read()
                     resp.close()
-                    raise self._status_error(resp, body, token)
+                    exc = self._status_error(resp, body, token)
+                    if _model_missing(exc):
+                        exc = _with_served_models(exc, self._served_models_hint(token))
+                    raise exc
                 self._sent(state)
                 return resp
             except DomesticLLMError as exc:
@@ -466,7 +481,10 @@ class ChatClient:
                 if resp.status_code >= 400:
                     body = await resp.aread()
                     await resp.aclose()
-                    raise self._status_error(resp, body, token)
+                    exc = self._status_error(resp, body, token)
+                    if _model_missing(exc):
+                        exc = _with_served_models(exc, await self._aserved_models_hint(token))
+                    raise exc
                 self._sent(state)
                 return resp
             except DomesticLLMError as exc:
@@ -478,7 +496,7 @@ class ChatClient:
                 attempt += 1
                 await asyncio.sleep(delay)
 
-    def _result(self, resp: httpx.Response) -> ChatResult:
+    def _result(self, resp: httpx.Response, options: ParseOptions | None = None) -> ChatResult:
         recovered = False
         try:
             body = json.loads(resp.content)
@@ -494,7 +512,7 @@ class ChatClient:
                     request_id=_header_request_id(resp.headers),
                 ) from None
         try:
-            result = self.dialect.parse_response(body, self.options)
+            result = self.dialect.parse_response(body, options or self.options)
         except DomesticLLMError as exc:
             exc.url = exc.url or redact_url(self.url)
             exc.status = exc.status or resp.status_code
@@ -510,7 +528,7 @@ class ChatClient:
         """One complete answer."""
         request = messages if isinstance(messages, ChatRequest) else self.request(messages, **params)
         resp = self._open(request, stream=False)
-        return self._result(resp)
+        return self._result(resp, self.dialect.call_options(request, self.options))
 
     async def ainvoke(
         self, messages: ChatRequest | Sequence[Message | dict[str, Any]] | str, **params: Any
@@ -518,7 +536,7 @@ class ChatClient:
         """One complete answer, natively async."""
         request = messages if isinstance(messages, ChatRequest) else self.request(messages, **params)
         resp = await self._aopen(request, stream=False)
-        return self._result(resp)
+        return self._result(resp, self.dialect.call_options(request, self.options))
 
     def stream(
         self, messages: ChatRequest | Sequence[Message | dict[str, Any]] | str, **params: Any
@@ -526,7 +544,7 @@ class ChatClient:
         """Chunks as the bytes arrive; the last chunk has `final=True` with usage and metadata."""
         request = messages if isinstance(messages, ChatRequest) else self.request(messages, **params)
         resp = self._open(request, stream=True)
-        run = _StreamRun(self, resp)
+        run = _StreamRun(self, resp, self.dialect.call_options(request, self.options))
         try:
             for raw in resp.iter_bytes():
                 yield from run.on_bytes(raw)
@@ -542,7 +560,7 @@ class ChatClient:
         """Chunks as the bytes arrive, natively async."""
         request = messages if isinstance(messages, ChatRequest) else self.request(messages, **params)
         resp = await self._aopen(request, stream=True)
-        run = _StreamRun(self, resp)
+        run = _StreamRun(self, resp, self.dialect.call_options(request, self.options))
         try:
             async for raw in resp.aiter_bytes():
                 for chunk in run.on_bytes(raw):
@@ -553,6 +571,46 @@ class ChatClient:
             await resp.aclose()
         for chunk in run.end():
             yield chunk
+
+    # ---- discovery ---------------------------------------------------------------------
+
+    def list_models(self) -> list[str]:
+        """Ids of the models the server serves (`/v1/models`; TGI `/info`; Triton's repository index)."""
+        token = self._token_sync(False)
+        last: DomesticLLMError | None = None
+        for http in self.dialect.models_requests(self.url):
+            http.headers.update(self.dialect.auth_headers(token, self.auth_scheme))
+            resp = self.transport.send(http, stream=False)
+            if resp.status_code < 400:
+                return self.dialect.parse_models(resp.json())
+            last = self._status_error(resp, resp.content, token)
+        assert last is not None
+        raise last
+
+    async def alist_models(self) -> list[str]:
+        """`list_models`, natively async."""
+        token = await self._token_async(False)
+        last: DomesticLLMError | None = None
+        for http in self.dialect.models_requests(self.url):
+            http.headers.update(self.dialect.auth_headers(token, self.auth_scheme))
+            resp = await self.transport.asend(http, stream=False)
+            if resp.status_code < 400:
+                return self.dialect.parse_models(resp.json())
+            last = self._status_error(resp, resp.content, token)
+        assert last is not None
+        raise last
+
+    def _served_models_hint(self, token: str | None) -> list[str] | None:
+        try:
+            return self.list_models()
+        except (DomesticLLMError, ValueError):
+            return None  # the hint is a courtesy: the original error is what matters
+
+    async def _aserved_models_hint(self, token: str | None) -> list[str] | None:
+        try:
+            return await self.alist_models()
+        except (DomesticLLMError, ValueError):
+            return None
 
     def close(self) -> None:
         """Close pooled connections (the client opens new ones if used again)."""
@@ -567,11 +625,11 @@ class _StreamRun:
 
     __slots__ = ("client", "resp", "decoder", "parser", "text", "reasoning", "last_data")
 
-    def __init__(self, client: ChatClient, resp: httpx.Response) -> None:
+    def __init__(self, client: ChatClient, resp: httpx.Response, options: ParseOptions) -> None:
         self.client = client
         self.resp = resp
-        self.decoder = SSEDecoder()
-        self.parser = client.dialect.stream_parser(client.options)
+        self.decoder = client.dialect.event_decoder()
+        self.parser = client.dialect.stream_parser(options)
         self.text: list[str] = []  # kept only to report partial text if the stream breaks
         self.reasoning: list[str] = []
         self.last_data = time.monotonic()
@@ -625,6 +683,20 @@ class _StreamRun:
             url=self.client.url,
             request_id=_header_request_id(self.resp.headers),
         )
+
+
+def _model_missing(exc: DomesticLLMError) -> bool:
+    """A 404 whose message says the requested model does not exist."""
+    text = (exc.server_message or "").lower()
+    return getattr(exc, "status", None) == 404 and "model" in text and (
+        "does not exist" in text or "not found" in text or "not exist" in text)
+
+
+def _with_served_models(exc: DomesticLLMError, served: list[str] | None) -> DomesticLLMError:
+    if served:
+        exc.served_models = served  # type: ignore[attr-defined]
+        exc.args = (f"{exc.args[0]}; the server serves: {', '.join(served)}", *exc.args[1:])
+    return exc
 
 
 def _header_request_id(headers: httpx.Headers) -> str | None:

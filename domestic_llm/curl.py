@@ -94,15 +94,13 @@ def client_kwargs_from_curl(text: str) -> dict[str, Any]:
     if isinstance(body, dict):
         if isinstance(body.get("model"), str):
             kwargs["model"] = body["model"]
-        params = {}
-        extra = {}
-        for key, value in body.items():
-            if key in PER_CALL_FIELDS:
-                continue
-            if key in SAMPLING_FIELDS:
-                params["max_tokens" if key == "max_completion_tokens" else key] = value
-            else:
-                extra[key] = value
+        from .dialects import get_dialect, infer_dialect
+
+        # each dialect reads its own body shape (messages, inputs + parameters, prompt, text_input)
+        dialect = infer_dialect(url, body) or get_dialect("openai")
+        if dialect.path_rank and dialect is not infer_dialect(url):
+            kwargs["dialect"] = dialect.name  # the path alone would have said otherwise
+        params, extra = dialect.curl_fields(body)
         if params:
             kwargs["params"] = params
         if extra:

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from .dialects.base import Dialect
 from .client import SAMPLING_PARAMS, ChatClient, client_from, env, make_request
 from .types import ChatRequest, Message
 
@@ -44,8 +45,9 @@ class EndpointSettings(BaseModel):
     """OpenAI-convention prefix such as `http://host:1025/v1`; the dialect appends its own path."""
     api_key: SecretStr | None = Field(default_factory=api_key_from_env)
     """Key or token (`DOMESTIC_LLM_API_KEY`); sent the way the dialect wants (Bearer, raw, X-Auth-Token)."""
-    dialect: str | None = Field(default_factory=lambda: env("DIALECT"))
-    """Dialect name (see `domestic_llm.known_dialects()`); inferred from the URL when unset."""
+    dialect: str | Dialect | None = Field(default_factory=lambda: env("DIALECT"))
+    """Dialect name (see `domestic_llm.known_dialects()`) or a configured `Dialect` instance
+    (e.g. `TritonDialect(stream_output="delta")`); inferred from the URL when unset."""
     auth_scheme: Literal["bearer", "raw", "x-auth-token", "none"] | None = None
     """Override how the key is sent; default is the dialect's own scheme."""
     token_provider: Callable[[], Any] | None = Field(default=None, exclude=True)
@@ -89,6 +91,12 @@ class EndpointSettings(BaseModel):
     """Ask for usage in streams (`stream_options.include_usage`)."""
     strict: bool = False
     """Raise on an unparseable stream line instead of skipping it with a warning."""
+    chat_template: str | None = None
+    """Prompt-style dialects (tgi, vllm_generate, triton): a built-in template name (`chatml`, `baichuan2`,
+    `deepseek_r1`, `llama3`) or a Jinja `chat_template` from the model's tokenizer_config.json;
+    inferred from the model name when unset."""
+    trim_role_leaks: bool = True
+    """Drop a trailing bare role line (`\nuser\n`) that a server without the model's chat template leaks."""
 
     _client: ChatClient | None = PrivateAttr(default=None)
 
@@ -129,6 +137,14 @@ class EndpointSettings(BaseModel):
         """The core client doing the HTTP work (one connection pool per instance)."""
         assert self._client is not None
         return self._client
+
+    def list_models(self) -> list[str]:
+        """Ids of the models the server serves (`/v1/models`; TGI `/info`; Triton's repository index)."""
+        return self.client.list_models()
+
+    async def alist_models(self) -> list[str]:
+        """`list_models`, natively async."""
+        return await self.client.alist_models()
 
     def sampling(self) -> dict[str, Any]:
         """The sampling parameters that are set (`n=1` is the servers' default and not sent)."""

@@ -121,7 +121,9 @@ _RENDERERS: dict[str, Any] = {"chatml": _chatml, "baichuan2": _baichuan2, "deeps
                               "llama3": _llama3}
 
 BUILTIN: dict[str, ChatTemplate] = {
-    "chatml": ChatTemplate("chatml", stop=("<|im_end|>", "<|endoftext|>", "<|im_start|>"),
+    # "\nuser\n": the turn boundary `<|im_end|>\n<|im_start|>user\n` of a server that skips special
+    # tokens when decoding (seed 003); what follows it is the model writing the user's next turn
+    "chatml": ChatTemplate("chatml", stop=("<|im_end|>", "<|endoftext|>", "<|im_start|>", "\nuser\n", "\nassistant\n"),
                            markers=("<|im_end|>", "<|im_start|>", "<|endoftext|>")),
     "baichuan2": ChatTemplate("baichuan2", stop=("<reserved_106>", "</s>"),
                               markers=("<reserved_106>", "<reserved_107>", "</s>")),

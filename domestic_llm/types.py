@@ -53,6 +53,8 @@ class ChatRequest:
     `frequency_penalty`, `logprobs`, `top_logprobs`) plus dialect-specific ones
     (`top_k`, `penalty_score`); `None` values are never sent. `tools` are
     OpenAI function-tool dicts. `extra_body` is merged into the JSON body last.
+    `prompt`, when set, is a completion prompt: prompt-style dialects send it as
+    written (no chat template); chat dialects send `messages`.
     """
 
     model: str
@@ -64,6 +66,7 @@ class ChatRequest:
     thinking: bool | None = None
     send_reasoning: bool = False
     extra_body: dict[str, Any] = field(default_factory=dict)
+    prompt: str | None = None
 
 
 @dataclass(slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError
@@ -11,6 +12,9 @@ from .lm_v2 import LMV2Dialect
 from .openai import OpenAIDialect
 from .pangu_v1 import PanguV1Dialect
 from .pangu_v2 import PanguV2Dialect
+from .tgi import TGIDialect
+from .triton import TritonDialect
+from .vllm_generate import VLLMGenerateDialect
 
 _REGISTRY: dict[str, Dialect] = {}
 
@@ -23,6 +27,9 @@ def register(dialect: Dialect) -> Dialect:
 
 for _d in (OpenAIDialect(), IASDialect(), LMV2Dialect(), PanguV1Dialect(), PanguV2Dialect()):
     register(_d)
+register(TGIDialect())
+register(VLLMGenerateDialect())
+register(TritonDialect())
 
 
 def known_dialects() -> list[str]:
@@ -41,15 +48,21 @@ def get_dialect(name: str | Dialect) -> Dialect:
         ) from None
 
 
-def infer_dialect(url: str) -> Dialect | None:
-    """The dialect whose documented path the URL ends with, most specific first; `None` if none."""
+def infer_dialect(url: str, body: Any = None) -> Dialect | None:
+    """The dialect whose documented path the URL ends with, most specific first; `None` if none.
+
+    With a request `body` (from a pasted curl command), among the dialects whose path
+    matches, the one whose input field (`messages`, `inputs`, `prompt`, …) the body has wins.
+    """
     path = urlsplit(url).path
     # more specific patterns are tried first: every gateway path also ends in /chat/completions
-    for dialect in sorted(_REGISTRY.values(), key=lambda d: d.name == "openai"):
-        pattern = dialect.path_pattern
-        if pattern is not None and pattern.search(path):
-            return dialect
-    return None
+    matches = [d for d in sorted(_REGISTRY.values(), key=lambda d: d.path_rank)
+               if d.path_pattern is not None and d.path_pattern.search(path)]
+    if isinstance(body, dict):
+        for dialect in matches:
+            if dialect.input_field in body:
+                return dialect
+    return matches[0] if matches else None
 
 
 __all__ = [

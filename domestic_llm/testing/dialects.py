@@ -67,9 +67,32 @@ class EmulatedDialect:
     route = "/v1/chat/completions"
     auth = "bearer"  # bearer | raw | x-auth-token | none
     reasoning_key = "reasoning_content"
+    stream_media_type = "text/event-stream"
+    validation_status = 400
+
+    @property
+    def routes(self) -> tuple[str, ...]:
+        """Every POST route of this dialect (prompt-style servers have a streaming route of their own)."""
+        return (self.route,)
 
     def example_path(self, **params: str) -> str:
         return self.route.format(**params) if params else self.route
+
+    def is_stream(self, body: dict[str, Any], path: str) -> bool:
+        return body.get("stream") in (True, "true")
+
+    def chat_view(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The request as a chat body (`model`, `messages`, sampling fields) for the emulated model."""
+        return body
+
+    def unknown_model(self, body: dict[str, Any], path_params: dict[str, str],
+                      served: list[str] | None) -> tuple[int, dict[str, Any]] | None:
+        """vLLM's 404 for a model it does not serve (only when the emulator was told what it serves)."""
+        model = body.get("model")
+        if served is None or model in served:
+            return None
+        return 404, {"object": "error", "message": f"The model `{model}` does not exist.", "type": "NotFoundError",
+                     "param": None, "code": 404}
 
     def authorized(self, headers: Any, key: str | None) -> bool:
         if key is None:
@@ -384,3 +407,14 @@ class EmulatedPanguV1(EmulatedPanguV2):
 
 
 EMULATED: list[EmulatedDialect] = [EmulatedDialect(), EmulatedIAS(), EmulatedLMV2(), EmulatedPanguV1(), EmulatedPanguV2()]
+
+
+def _register_prompt_servers() -> None:
+    from .prompt_servers import EmulatedTGI, EmulatedTriton, EmulatedVLLMGenerate
+
+    EMULATED.append(EmulatedTGI())
+    EMULATED.append(EmulatedVLLMGenerate())
+    EMULATED.append(EmulatedTriton())
+
+
+_register_prompt_servers()

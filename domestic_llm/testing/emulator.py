@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .dialects import EMULATED, EmulatedDialect, RenderContext
+from .prompt_servers import prompt_server_routes
 from .replies import Reply, default_reply
 
 
@@ -82,6 +83,12 @@ class EmulatorState:
     iam_tokens: set[str] | None = None
     iam_ttl: float = 24 * 3600
     iam_issued: int = 0
+    # model discovery: when set, chat routes answer 404 for other models, and /v1/models lists these
+    served_models: list[str] | None = None
+    # prompt-style servers (see prompt_servers): vLLM's stream separator, Triton's output styles
+    vllm_separator: str = "\n"
+    triton_echo: bool = True
+    triton_stream: str = "delta"
 
 
 def _build_app(state: EmulatorState) -> Any:
@@ -117,34 +124,42 @@ def _build_app(state: EmulatorState) -> Any:
                 )
             if not isinstance(body, dict):
                 return JSONResponse(dialect.error_body(400, "invalid_json", "request body is not a JSON object"), 400)
-            stream = body.get("stream") in (True, "true")
+            stream = dialect.is_stream(body, request.url.path)
             if stream and state.reject_stream_options and "stream_options" in body:
                 return JSONResponse(
                     dialect.error_body(400, "invalid_request", "Extra inputs are not permitted: stream_options"), 400
                 )
             problem = dialect.validate(body, request.path_params)
             if problem is not None:
-                return JSONResponse(dialect.error_body(400, problem[0], problem[1]), status_code=400)
+                status = dialect.validation_status
+                return JSONResponse(dialect.error_body(status, problem[0], problem[1]), status_code=status)
+            missing = dialect.unknown_model(body, request.path_params, state.served_models)
+            if missing is not None:
+                return JSONResponse(missing[1], status_code=missing[0])
+            body = dialect.chat_view(body)
             reply = state.script.popleft() if state.script else None
             ctx = RenderContext(
                 body=body,
                 reply=reply or default_reply(body, str(body.get("model") or ""), dialect.thinking_of(body)),
                 serial=state.counter,
                 path_params=dict(request.path_params),
-                options={"tool_deltas": state.tool_deltas},
+                options={"tool_deltas": state.tool_deltas, "vllm_separator": state.vllm_separator,
+                         "triton_echo": state.triton_echo, "triton_stream": state.triton_stream},
             )
             headers = {"X-Request-Id": f"emu-req-{state.counter}"}
             if not stream:
                 return JSONResponse(dialect.render_json(ctx), headers=headers)
             events = dialect.render_stream(ctx)
             return StreamingResponse(
-                _counted(_send(events, state, fault), state), media_type="text/event-stream", headers=headers
+                _counted(_send(events, state, fault), state), media_type=dialect.stream_media_type, headers=headers
             )
 
         return endpoint
 
     async def models(request: Request) -> Response:
-        return JSONResponse({"object": "list", "data": [{"id": "emulated", "object": "model", "owned_by": "emulator"}]})
+        served = state.served_models or ["emulated"]
+        return JSONResponse({"object": "list", "data": [{"id": m, "object": "model", "owned_by": "emulator"}
+                                                        for m in served]})
 
     async def iam_tokens(request: Request) -> Response:
         body = json.loads(await request.body() or b"{}")
@@ -164,7 +179,8 @@ def _build_app(state: EmulatorState) -> Any:
         return JSONResponse({"token": {"expires_at": expires, "methods": ["password"]}}, 201,
                             headers={"X-Subject-Token": token})
 
-    routes = [Route(d.route, handler(d), methods=["POST"]) for d in EMULATED]
+    routes = [Route(path, handler(d), methods=["POST"]) for d in EMULATED for path in d.routes]
+    routes += prompt_server_routes(state)
     routes.append(Route("/v3/auth/tokens", iam_tokens, methods=["POST"]))
     routes.append(Route("/v1/models", models, methods=["GET"]))
     return Starlette(routes=routes)
@@ -267,6 +283,10 @@ class Emulator:
         self.state.max_in_flight = 0
         self.state.iam_tokens = None
         self.state.iam_issued = 0
+        self.state.served_models = None
+        self.state.vllm_separator = "\n"
+        self.state.triton_echo = True
+        self.state.triton_stream = "delta"
         self.state.requests.clear()
         self.state.script.clear()
         self.state.faults.clear()
