@@ -24,10 +24,9 @@ from collections.abc import AsyncGenerator, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.llms.generic_utils import (
-    achat_to_completion_decorator,
-    astream_chat_to_completion_decorator,
-    chat_to_completion_decorator,
-    stream_chat_to_completion_decorator,
+    astream_chat_response_to_completion_response,
+    chat_response_to_completion_response,
+    stream_chat_response_to_completion_response,
 )
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -50,7 +49,7 @@ from llama_index.core.llms.utils import parse_partial_json
 
 from domestic_llm.errors import ConfigurationError
 from domestic_llm.settings import EndpointSettings, api_key_from_env
-from domestic_llm.types import ChatChunk, ChatRequest
+from domestic_llm.types import ChatChunk, ChatRequest, Message
 
 from ._convert import assistant_message, chat_response, end_kwargs, to_neutral
 
@@ -117,8 +116,13 @@ class DomesticLLM(FunctionCallingLLM, EndpointSettings):
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        request = self._request(messages, kwargs)
+        return self._stream(self._request(messages, kwargs))
 
+    @llm_chat_callback()
+    async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
+        return self._astream(self._request(messages, kwargs))
+
+    def _stream(self, request: ChatRequest) -> ChatResponseGen:
         def gen() -> Generator[ChatResponse, None, None]:
             acc = _StreamAccumulator(self.client.dialect.name)
             for chunk in self.client.stream(request):
@@ -128,10 +132,7 @@ class DomesticLLM(FunctionCallingLLM, EndpointSettings):
 
         return gen()
 
-    @llm_chat_callback()
-    async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
-        request = self._request(messages, kwargs)
-
+    def _astream(self, request: ChatRequest) -> ChatResponseAsyncGen:
         async def gen() -> AsyncGenerator[ChatResponse, None]:
             acc = _StreamAccumulator(self.client.dialect.name)
             async for chunk in self.client.astream(request):
@@ -141,21 +142,31 @@ class DomesticLLM(FunctionCallingLLM, EndpointSettings):
 
         return gen()
 
+    # `complete` sends the prompt as written: prompt-style dialects without a chat template,
+    # chat dialects as one user message (the request carries both; the dialect picks)
+
+    def _completion_request(self, prompt: str, kwargs: dict[str, Any]) -> ChatRequest:
+        request = self.chat_request([Message("user", prompt)], kwargs)
+        request.prompt = prompt
+        return request
+
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        return chat_to_completion_decorator(self.chat)(prompt, **kwargs)
+        result = self.client.invoke(self._completion_request(prompt, kwargs))
+        return chat_response_to_completion_response(chat_response(result, self.client.dialect.name))
 
     @llm_completion_callback()
     async def acomplete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        return await achat_to_completion_decorator(self.achat)(prompt, **kwargs)
+        result = await self.client.ainvoke(self._completion_request(prompt, kwargs))
+        return chat_response_to_completion_response(chat_response(result, self.client.dialect.name))
 
     @llm_completion_callback()
     def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
-        return stream_chat_to_completion_decorator(self.stream_chat)(prompt, **kwargs)
+        return stream_chat_response_to_completion_response(self._stream(self._completion_request(prompt, kwargs)))
 
     @llm_completion_callback()
     async def astream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseAsyncGen:
-        return await astream_chat_to_completion_decorator(self.astream_chat)(prompt, **kwargs)
+        return astream_chat_response_to_completion_response(self._astream(self._completion_request(prompt, kwargs)))
 
     # ---- tools -------------------------------------------------------------------------
 
