@@ -5,7 +5,8 @@ Why `FunctionCallingLLM` rather than the `CustomLLM` of the design card:
 into one prompt, which would throw away what these chat endpoints understand
 (roles, system prompts, tool calls and tool results). `FunctionCallingLLM`
 keeps chat native — `chat`/`stream_chat` and their async forms talk to the
-endpoint's chat route, `complete` is built on top of chat — and is what
+endpoint's chat route; `complete` sends its prompt as one user message, or as
+written on a prompt-style endpoint (no chat template) — and is what
 `FunctionAgent`, `structured_predict` and `as_structured_llm` look for to use
 real tool calling instead of prompt-and-parse.
 
