@@ -455,7 +455,7 @@ class ChatClient:
                     resp.close()
                     exc = self._status_error(resp, body, token)
                     if _model_missing(exc):
-                        exc = _with_served_models(exc, self._served_models_hint(token))
+                        exc = _with_served_models(exc, self._served_models_hint())
                     raise exc
                 self._sent(state)
                 return resp
@@ -483,7 +483,7 @@ class ChatClient:
                     await resp.aclose()
                     exc = self._status_error(resp, body, token)
                     if _model_missing(exc):
-                        exc = _with_served_models(exc, await self._aserved_models_hint(token))
+                        exc = _with_served_models(exc, await self._aserved_models_hint())
                     raise exc
                 self._sent(state)
                 return resp
@@ -600,13 +600,13 @@ class ChatClient:
         assert last is not None
         raise last
 
-    def _served_models_hint(self, token: str | None) -> list[str] | None:
+    def _served_models_hint(self) -> list[str] | None:
         try:
             return self.list_models()
         except (DomesticLLMError, ValueError):
             return None  # the hint is a courtesy: the original error is what matters
 
-    async def _aserved_models_hint(self, token: str | None) -> list[str] | None:
+    async def _aserved_models_hint(self) -> list[str] | None:
         try:
             return await self.alist_models()
         except (DomesticLLMError, ValueError):

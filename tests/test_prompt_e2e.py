@@ -10,7 +10,7 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from domestic_llm.client import ChatClient
 from domestic_llm.dialects.triton import TritonDialect
-from domestic_llm.errors import ConfigurationError, NotFoundError
+from domestic_llm.errors import NotFoundError
 from domestic_llm.testing import Reply
 from domestic_llm.testing.replies import pieces
 from langchain_domestic_llm import ChatDomestic

@@ -136,13 +136,11 @@ class PromptDialect(Dialect):
         stop = tuple(as_list(request.params.get("stop")))
         markers: tuple[str, ...] = ()
         opens_think = False
-        if request.prompt is None:
+        template: ChatTemplate | None = None
+        if request.prompt is None or self.chat_template is not None:
             template = self.template(request.model)
-        else:  # a raw prompt: still keep the model family's markers out, if it is known
-            name = infer_template_name(request.model)
-            template = resolve_template(name, request.model) if self.chat_template is None and name else None
-            if self.chat_template is not None:
-                template = self.template(request.model)
+        elif infer_template_name(request.model):  # a raw prompt: still keep the family's markers out
+            template = self.template(request.model)
         if template is not None:
             stop += tuple(s for s in template.stop if s not in stop)
             markers = template.markers
