@@ -81,6 +81,10 @@ class EmulatedDialect:
     def is_stream(self, body: dict[str, Any], path: str) -> bool:
         return body.get("stream") in (True, "true")
 
+    def serving(self, body: Any) -> EmulatedDialect:
+        """The emulated server answering `body` on this route (this one, unless another shares the route)."""
+        return self
+
     def chat_view(self, body: dict[str, Any]) -> dict[str, Any]:
         """The request as a chat body (`model`, `messages`, sampling fields) for the emulated model."""
         return body

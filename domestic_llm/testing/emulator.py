@@ -97,13 +97,14 @@ def _build_app(state: EmulatorState) -> Any:
     from starlette.responses import JSONResponse, Response, StreamingResponse
     from starlette.routing import Route
 
-    def handler(dialect: EmulatedDialect) -> Any:
+    def handler(route_dialect: EmulatedDialect) -> Any:
         async def endpoint(request: Request) -> Response:
             raw = await request.body()
             try:
                 body = json.loads(raw) if raw else None
             except ValueError:
                 body = None
+            dialect = route_dialect.serving(body)  # servers sharing a route (TGI, vLLM's demo) tell by the body
             state.requests.append(
                 RecordedRequest(request.method, request.url.path, dict(request.headers), body,
                                 (request.client.host, request.client.port) if request.client else None)

@@ -16,7 +16,8 @@ event and the non-streamed answer carry `generated_text` (special tokens skipped
 and `details` (`finish_reason` `eos_token` / `stop_sequence` / `length`,
 `generated_tokens`); a stop sequence is included in the text, as TGI does.
 
-vLLM demo (mounted under `/vllm`: `/vllm/generate`): `{"text": [prompt + output]}`;
+vLLM demo (`/generate`, told from TGI by its `prompt` body, as on seed 003's box; also mounted
+under `/vllm/generate`): `{"text": [prompt + output]}`;
 the stream repeats that object with cumulative texts, ASCII-escaped JSON separated
 by `\\n` (or `\\0`, `EmulatorState.vllm_separator`); stop strings are excluded.
 
@@ -198,6 +199,12 @@ class EmulatedTGI(EmulatedPromptServer):
     def is_stream(self, body: dict[str, Any], path: str) -> bool:
         return path.endswith("/generate_stream") or body.get("stream") is True
 
+    def serving(self, body: Any) -> EmulatedDialect:
+        # seed 003's box answers TGI's and vLLM's demo requests on the same /generate
+        if isinstance(body, dict) and "prompt" in body and "inputs" not in body:
+            return _VLLM
+        return self
+
     def error_body(self, status: int, code: str, message: str) -> dict[str, Any]:
         return {"error": message, "error_type": code}
 
@@ -253,7 +260,7 @@ class EmulatedTGI(EmulatedPromptServer):
 
 class EmulatedVLLMGenerate(EmulatedPromptServer):
     name = "vllm_generate"
-    route = "/vllm/generate"  # mounted under a prefix: the same box serves TGI on /generate
+    route = "/vllm/generate"  # also served on TGI's /generate (told apart by the body)
     stream_media_type = "application/json"
     validation_status = 400
     allowed = frozenset({"stream", "n", "temperature", "top_p", "top_k", "max_tokens", "stop", "seed",
@@ -340,6 +347,9 @@ class EmulatedTriton(EmulatedPromptServer):
             events.append("data: " + dumps({"model_name": ctx.path_params.get("model", "ensemble"),
                                             "model_version": "1", "text_output": text}) + "\n\n")
         return events
+
+
+_VLLM = EmulatedVLLMGenerate()
 
 
 def prompt_server_routes(state: Any) -> list[Any]:
