@@ -199,3 +199,19 @@ async def test_model_not_found_lists_served_models_async(emulator):
     emulator.state.served_models = ["qwen1.5-14b"]
     with pytest.raises(NotFoundError, match="the server serves: qwen1.5-14b"):
         await ChatClient(model="qwen-72b", base_url=emulator.base_url).ainvoke("你好")
+
+
+def test_tgi_structured_output_through_its_json_grammar(emulator):
+    from pydantic import BaseModel
+
+    class City(BaseModel):
+        name: str
+        population: int
+
+    llm = ChatDomestic(dialect="tgi", model="qwen1.5-14b", base_url=emulator.url)
+    city = llm.with_structured_output(City, method="json_schema").invoke("北京 有 21893095 人")
+    assert city == City(name="北京", population=21893095)
+    grammar = emulator.requests[-1].json["parameters"]["grammar"]
+    assert grammar["type"] == "json" and grammar["value"]["properties"]["population"]["type"] == "integer"
+    with pytest.raises(ValueError, match="tools: the 'tgi' dialect cannot carry tool definitions"):
+        llm.bind_tools([City])

@@ -232,6 +232,13 @@ class EmulatedTGI(EmulatedPromptServer):
             return "validation", "`max_new_tokens` must be strictly positive"
         return None
 
+    def chat_view(self, body: dict[str, Any]) -> dict[str, Any]:
+        view = super().chat_view(body)
+        grammar = (body.get("parameters") or {}).get("grammar")
+        if isinstance(grammar, dict) and grammar.get("type") == "json":  # TGI's constrained JSON output
+            view["response_format"] = {"type": "json_schema", "json_schema": {"schema": grammar.get("value") or {}}}
+        return view
+
     def _generation(self, ctx: RenderContext) -> tuple[list[tuple[str, bool]], str]:
         params = ctx.body.get("parameters") or {}
         return self.answer(ctx, 0, params.get("stop") or [], params.get("max_new_tokens"), keep_stop=True)
