@@ -23,6 +23,7 @@ __all__ = [
     "ContentFilterError",
     "ContextOverflowError",
     "DomesticLLMError",
+    "InputTooLongError",
     "MalformedResponseError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -122,6 +123,14 @@ class NotFoundError(APIStatusError):
 
 class ContextOverflowError(BadRequestError):
     """The prompt plus `max_tokens` exceeds the model's context window."""
+
+
+class InputTooLongError(ContextOverflowError):
+    """An embedding or rerank input is longer than the model accepts; `index` is its position."""
+
+    def __init__(self, message: str, *, index: int | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.index = index
 
 
 class RateLimitError(APIStatusError):

@@ -97,8 +97,15 @@ class EndpointSettings(BaseModel):
     inferred from the model name when unset."""
     trim_role_leaks: bool = True
     """Drop a trailing bare role line (`\nuser\n`) that a server without the model's chat template leaks."""
+    token_counting: Literal["auto", "server", "local"] = "auto"
+    """How `get_num_tokens*` count: the server's /tokenize, else `tokenizer`, else an estimate (see domestic_llm.tokens)."""
+    tokenizer: Callable[[str], Any] | str | None = Field(default=None, exclude=True)
+    """A callable `text -> ids` or the path of a local tokenizer.json, used where the server has no /tokenize."""
+    tokenize_url: str | None = Field(default=None, pattern=r"^https?://")
+    """Where the server's /tokenize is; default: `/tokenize` at the root of the chat URL's server."""
 
     _client: ChatClient | None = PrivateAttr(default=None)
+    _token_counter: Any = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -145,6 +152,16 @@ class EndpointSettings(BaseModel):
     async def alist_models(self) -> list[str]:
         """`list_models`, natively async."""
         return await self.client.alist_models()
+
+    @property
+    def token_counter(self) -> Any:
+        """The `domestic_llm.tokens.TokenCounter` behind `get_num_tokens*` (made on first use)."""
+        if self._token_counter is None:
+            from .tokens import TokenCounter
+
+            self._token_counter = TokenCounter(self.client, mode=self.token_counting, tokenizer=self.tokenizer,
+                                               tokenize_url=self.tokenize_url)
+        return self._token_counter
 
     def sampling(self) -> dict[str, Any]:
         """The sampling parameters that are set (`n=1` is the servers' default and not sent)."""

@@ -217,6 +217,37 @@ class ChatDomestic(BaseChatModel, EndpointSettings):
                     await run_manager.on_llm_new_token(gen.text, chunk=gen)
                 yield gen
 
+    # ---- token counting (no download: server /tokenize, your tokenizer, or an estimate) -------
+
+    def get_num_tokens(self, text: str) -> int:
+        """Tokens of `text`: the server's `/tokenize`, else `tokenizer`, else an estimate (`domestic_llm.tokens`)."""
+        with langchain_errors():
+            return cast(int, self.token_counter.count_text(text))
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool] | None = None
+    ) -> int:
+        """Tokens of `messages` as the model sees them (through the chat template where the server applies it).
+
+        Works with `trim_messages(..., token_counter=llm)`, with or without a reachable server.
+        """
+        formatted = [convert_to_openai_tool(t) for t in tools] if tools else None
+        with langchain_errors():
+            return cast(int, self.token_counter.count_messages(to_neutral(messages), formatted))
+
+    def get_token_ids(self, text: str) -> list[int]:
+        """Token ids from the server's `/tokenize` or `tokenizer` (an estimate has no ids: that raises)."""
+        if self.custom_get_token_ids is not None:
+            return self.custom_get_token_ids(text)
+        with langchain_errors():
+            ids = self.token_counter.token_ids(text)
+        if ids is None:
+            raise ConfigurationError(
+                "token ids need the server's /tokenize or tokenizer= (a callable or a local tokenizer.json); "
+                "get_num_tokens() works without them (estimate)"
+            )
+        return cast(list[int], ids)
+
     # ---- tools and structured output ------------------------------------------------------
 
     def bind_tools(

@@ -30,6 +30,7 @@ from typing import Any
 
 from .dialects import EMULATED, EmulatedDialect, RenderContext
 from .prompt_servers import prompt_server_routes
+from .rag import rag_routes
 from .replies import Reply, default_reply
 
 
@@ -184,6 +185,7 @@ def _build_app(state: EmulatorState) -> Any:
     routes += prompt_server_routes(state)
     routes.append(Route("/v3/auth/tokens", iam_tokens, methods=["POST"]))
     routes.append(Route("/v1/models", models, methods=["GET"]))
+    routes.extend(rag_routes(state))  # embeddings, rerank, tokenize (testing/rag.py)
     return Starlette(routes=routes)
 
 
@@ -291,6 +293,7 @@ class Emulator:
         self.state.requests.clear()
         self.state.script.clear()
         self.state.faults.clear()
+        self.state.rag.reset()
 
     @property
     def url(self) -> str:

@@ -1,0 +1,221 @@
+"""What the embedding and rerank clients share: one engine for sending, and batching.
+
+`ServiceEngine` is the chat client's own sending machinery — transport and
+connection pool, auth headers per dialect, `token_provider` refresh after a
+401, retries with backoff and `Retry-After`, `total_timeout`, error mapping
+with status / server code / request id and secret scrubbing — reused by
+subclassing `ChatClient` and replacing only the two request hooks (`_prepare`,
+`_http`): a "request" here is a ready-made function of the auth headers. It is
+an implementation detail; the public clients (`EmbeddingClient`,
+`RerankClient`) hold one and expose nothing of the chat API.
+
+Batching: inputs are cut into batches of `batch_size`, sent concurrently under
+`max_concurrency`, and put back in input order. When a server refuses a batch
+because one input is too long or the batch is too big, the batch is split in
+halves until the culprit is alone, so the error names the input's index (or,
+with `truncate=True`, the input is shortened and sent again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import httpx
+
+from .client import ChatClient, _header_request_id, env
+from .dialects.base import Dialect, HttpRequest
+from .errors import ConfigurationError, DomesticLLMError, InputTooLongError, MalformedResponseError, redact_url
+
+log = logging.getLogger("domestic_llm")
+
+T = TypeVar("T")
+
+#: ChatClient keyword arguments about the connection, shared by every kind of route
+CONNECTION_OPTIONS = (
+    "auth_scheme", "token_provider", "timeout", "connect_timeout", "total_timeout", "max_retries",
+    "default_headers", "verify", "proxy", "max_connections",
+)
+
+# What servers say when one input is over the model's length (vLLM 400, TEI 413, llama.cpp 500 or 400)
+_TOO_LONG = re.compile(
+    r"too long|too large to process|maximum context length|context length|max_model_len|"
+    r"must have less than \d+ tokens|exceeds? the available context|exceed_context_size|input_too_long|上下文",
+    re.IGNORECASE,
+)
+# ... and when a request carries more inputs than it accepts (TEI 413, others)
+_BATCH_LIMIT = re.compile(
+    r"batch size \d+ > maximum|maximum allowed batch|max_client_batch_size|too many (inputs|texts|documents)",
+    re.IGNORECASE,
+)
+_LIMIT = re.compile(r"(?:maximum context length is|less than|n_ctx\D{0,4})\s*(\d+)", re.IGNORECASE)
+_GIVEN = re.compile(r"(?:you requested|given:?|n_prompt_tokens\D{0,4})\s*(\d+)", re.IGNORECASE)
+_MAX_SHORTENINGS = 6
+
+
+def overload_kind(exc: BaseException) -> str | None:
+    """`"too_long"`, `"batch_limit"` or `None`: whether splitting or shortening the request can help."""
+    if not isinstance(exc, DomesticLLMError) or exc.status is None or exc.status < 400:
+        return None
+    text = f"{exc.server_message or ''} {exc.code or ''}"
+    if _BATCH_LIMIT.search(text):
+        return "batch_limit"
+    if isinstance(exc, InputTooLongError) or _TOO_LONG.search(text):
+        return "too_long"
+    return None
+
+
+def shortened(text: str, exc: DomesticLLMError) -> str:
+    """`text` cut to what the server's message says fits (with a margin), else to three quarters."""
+    message = exc.server_message or ""
+    limit, given = _LIMIT.search(message), _GIVEN.search(message)
+    if limit and given and int(given.group(1)) > int(limit.group(1)) > 0:
+        keep = int(len(text) * int(limit.group(1)) / int(given.group(1)) * 0.9)
+    else:
+        keep = len(text) * 3 // 4
+    return text[: max(1, min(keep, len(text) - 1))]
+
+
+def check_texts(texts: Any, name: str) -> list[str]:
+    """`texts` as a list of non-empty strings, or a clear error naming the bad item."""
+    if isinstance(texts, str):
+        raise ConfigurationError(f"{name} must be a list of strings, got one string; wrap it in a list")
+    try:
+        items = list(texts)
+    except TypeError:
+        raise ConfigurationError(f"{name} must be a list of strings, got {type(texts).__name__}") from None
+    for i, text in enumerate(items):
+        if not isinstance(text, str):
+            raise ConfigurationError(
+                f"{name}[{i}] is a {type(text).__name__}, not text: only strings are sent (token-id arrays get "
+                "HTTP 200 with an empty answer from vLLM and others)"
+            )
+        if not text.strip():
+            raise ConfigurationError(
+                f"{name}[{i}] is empty or blank: embedding and rerank servers refuse empty input (TEI) or "
+                "return a meaningless vector; drop it before the call"
+            )
+    return items
+
+
+def check_positive(name: str, value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ConfigurationError(f"{name}={value!r} must be a positive integer")
+
+
+class ServiceEngine(ChatClient):
+    """`ChatClient`'s transport, auth, retries and error mapping for a non-chat JSON route."""
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        *,
+        kind: str,
+        model: str | None,
+        endpoint: str | None,
+        base_url: str | None,
+        api_key: str | None,
+        **connection: Any,
+    ) -> None:
+        if not endpoint and not base_url:
+            env_name = kind.upper()
+            raise ConfigurationError(
+                f"no {kind} endpoint configured: pass endpoint='http://host:port/full/path' or "
+                f"base_url='http://host:port/v1', or set DOMESTIC_LLM_{env_name}_ENDPOINT / "
+                f"DOMESTIC_LLM_{env_name}_BASE_URL"
+            )
+        # model= is passed (non-empty) so ChatClient does not fall back to the chat model's DOMESTIC_LLM_MODEL
+        super().__init__(model=model or "-", endpoint=endpoint, base_url=base_url, dialect=dialect,
+                         api_key=api_key, **connection)
+        self.model = model or ""
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"ServiceEngine(kind={self.kind!r}, dialect={self.dialect.name!r}, url={redact_url(self.url)!r})"
+
+    # The two ChatClient hooks: a request is a function of the auth headers, already validated.
+    def _prepare(self, request: Any) -> Any:
+        return request
+
+    def _http(self, request: Any, stream: bool, token: str | None, state: dict[str, bool]) -> HttpRequest:
+        return request(self._headers(False, token))  # type: ignore[no-any-return]
+
+    def _status_error(self, resp: httpx.Response, body_bytes: bytes, token: str | None) -> DomesticLLMError:
+        exc = super()._status_error(resp, body_bytes, token)
+        if overload_kind(exc) == "too_long" and not isinstance(exc, InputTooLongError):
+            # llama.cpp says it with a 500: retrying the same input cannot help, so no retry
+            retry_after = getattr(exc, "retry_after", None)
+            exc = InputTooLongError(exc.args[0], status=exc.status, code=exc.code, server_message=exc.server_message,
+                                    request_id=exc.request_id, url=self.url, body=exc.body)
+            exc.retry_after = retry_after  # type: ignore[attr-defined]
+        return exc
+
+    def _decode(self, resp: httpx.Response) -> Any:
+        try:
+            return json.loads(resp.content)
+        except ValueError:
+            raise MalformedResponseError(
+                f"{self.kind} endpoint answered HTTP {resp.status_code} with a body that is not JSON: "
+                f"{resp.text[:200]!r}",
+                status=resp.status_code, url=self.url, request_id=_header_request_id(resp.headers),
+            ) from None
+
+    def post(self, build: Callable[[dict[str, str]], HttpRequest]) -> Any:
+        """Send one JSON request (with ChatClient's retries) and return the decoded JSON answer."""
+        resp = self._open(build, stream=False)
+        return self._decode(resp)
+
+    async def apost(self, build: Callable[[dict[str, str]], HttpRequest]) -> Any:
+        resp = await self._aopen(build, stream=False)
+        return self._decode(resp)
+
+    def malformed(self, message: str) -> MalformedResponseError:
+        return MalformedResponseError(f"{self.dialect.name} {self.kind} endpoint: {message}", url=self.url)
+
+
+def settings_env(kind: str, name: str) -> str | None:
+    """`DOMESTIC_LLM_<KIND>_<NAME>` (e.g. `DOMESTIC_LLM_EMBEDDING_MODEL`), `None` when unset."""
+    return env(f"{kind.upper()}_{name}")
+
+
+def batches(items: Sequence[T], size: int) -> list[tuple[int, list[T]]]:
+    """`(offset, batch)` pairs covering `items` in order."""
+    return [(i, list(items[i : i + size])) for i in range(0, len(items), size)]
+
+
+def run_batches(work: Callable[[int, list[T]], list[Any]], parts: list[tuple[int, list[T]]], limit: int) -> list[Any]:
+    """`work(offset, batch)` for every part, at most `limit` at a time; results concatenated in input order."""
+    if len(parts) <= 1 or limit <= 1:
+        return [r for offset, part in parts for r in work(offset, part)]
+    pool = ThreadPoolExecutor(max_workers=min(limit, len(parts)), thread_name_prefix="domestic-llm-batch")
+    try:
+        futures = [pool.submit(work, offset, part) for offset, part in parts]
+        return [r for f in futures for r in f.result()]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+async def arun_batches(
+    work: Callable[[int, list[T]], Awaitable[list[Any]]], parts: list[tuple[int, list[T]]], limit: int
+) -> list[Any]:
+    """The async form of `run_batches`: an `asyncio.Semaphore` bounds the requests in flight."""
+    semaphore = asyncio.Semaphore(max(1, limit))
+
+    async def one(offset: int, part: list[T]) -> list[Any]:
+        async with semaphore:
+            return await work(offset, part)
+
+    tasks = [asyncio.ensure_future(one(offset, part)) for offset, part in parts]
+    try:
+        results = await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    return [r for chunk in results for r in chunk]
