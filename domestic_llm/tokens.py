@@ -268,3 +268,16 @@ class TokenCounter:
         if tools:
             texts.append(json.dumps(list(tools), ensure_ascii=False))
         return self.count_text("\n".join(texts)) + MESSAGE_OVERHEAD * len(messages) + REPLY_OVERHEAD
+
+    def as_tokenizer(self) -> Callable[[str], list[int]]:
+        """A `text -> list` callable for LlamaIndex's `Settings.tokenizer`, which counts with `len()`.
+
+        The list holds the real ids when the server or your tokenizer gives them;
+        with only an estimate it holds that many zeros (LlamaIndex reads only its length).
+        """
+
+        def tokenize(text: str) -> list[int]:
+            ids = self.token_ids(text)
+            return ids if ids is not None else [0] * self._local_count(text)
+
+        return tokenize

@@ -26,3 +26,33 @@ def target(demo_model: str = "deepseek-r1-distill-qwen-32b", delay: float = 0.02
     with Emulator(delay=delay) as emu:
         print(f"[no DOMESTIC_LLM_ENDPOINT set: using the built-in emulator at {emu.base_url}]")
         yield {"model": demo_model, "base_url": emu.base_url}
+
+
+@contextlib.contextmanager
+def rag_target(
+    chat_model: str = "qwen-72b", embedding_model: str = "bge-m3", rerank_model: str = "bge-reranker-v2-m3"
+) -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
+    """Yield keyword arguments for the chat model, the embedding model and the reranker.
+
+    With DOMESTIC_LLM_ENDPOINT or DOMESTIC_LLM_BASE_URL set, every model reads the environment:
+    the chat model DOMESTIC_LLM_*, the embedding model DOMESTIC_LLM_EMBEDDING_* and the reranker
+    DOMESTIC_LLM_RERANK_* (ENDPOINT or BASE_URL, MODEL, DIALECT; the key falls back to
+    DOMESTIC_LLM_API_KEY). Otherwise one built-in emulator serves all three routes.
+    """
+    if os.environ.get("DOMESTIC_LLM_ENDPOINT") or os.environ.get("DOMESTIC_LLM_BASE_URL"):
+        for kind in ("EMBEDDING", "RERANK"):
+            if not (os.environ.get(f"DOMESTIC_LLM_{kind}_ENDPOINT") or os.environ.get(f"DOMESTIC_LLM_{kind}_BASE_URL")):
+                raise SystemExit(f"set DOMESTIC_LLM_{kind}_ENDPOINT or DOMESTIC_LLM_{kind}_BASE_URL too "
+                                 f"(and DOMESTIC_LLM_{kind}_MODEL)")
+        print("[using the endpoints from DOMESTIC_LLM_*, DOMESTIC_LLM_EMBEDDING_*, DOMESTIC_LLM_RERANK_*]")
+        yield {}, {}, {}
+        return
+    from domestic_llm.testing import Emulator
+
+    with Emulator() as emu:
+        print(f"[no DOMESTIC_LLM_ENDPOINT set: chat, embeddings and rerank from the built-in emulator at {emu.url}]")
+        yield ({"model": chat_model, "base_url": emu.base_url},
+               {"model": embedding_model, "base_url": emu.base_url},
+               {"model": rerank_model, "base_url": emu.base_url})
+        served = {path: sum(r.path == path for r in emu.requests) for path in dict.fromkeys(r.path for r in emu.requests)}
+        print("served by the emulator: " + ", ".join(f"{path} x{n}" for path, n in served.items()))

@@ -1,4 +1,4 @@
-"""LlamaIndex integration of domestic-llm: `DomesticLLM`.
+"""LlamaIndex integration of domestic-llm: `DomesticLLM`, `DomesticEmbedding`, `DomesticRerank`.
 
 The core's exceptions are re-exported so LlamaIndex code can catch them from here.
 """
@@ -7,5 +7,7 @@ from domestic_llm import errors as _core_errors
 from domestic_llm.errors import *  # noqa: F403 - the core's exceptions, catchable from here
 
 from .base import DomesticLLM
+from .embeddings import DomesticEmbedding
+from .postprocessor import DomesticRerank
 
-__all__ = ["DomesticLLM", *_core_errors.__all__]
+__all__ = ["DomesticEmbedding", "DomesticLLM", "DomesticRerank", *_core_errors.__all__]

@@ -101,6 +101,15 @@ class DomesticLLM(FunctionCallingLLM, EndpointSettings):
             model_name=self.model,
         )
 
+    def as_tokenizer(self) -> Any:
+        """This model's tokenizer for `Settings.tokenizer` (server `/tokenize`, `tokenizer=`, or an estimate).
+
+        ```python
+        Settings.tokenizer = llm.as_tokenizer()   # LlamaIndex then counts with the deployed model's tokenizer
+        ```
+        """
+        return self.token_counter.as_tokenizer()
+
     # ---- requests ------------------------------------------------------------------
 
     def _request(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatRequest:
