@@ -198,7 +198,7 @@ class EmbeddingClient:
         if kind == "too_long":
             raise InputTooLongError(
                 f"texts[{offset}] ({len(texts[0])} characters) is longer than the embedding model accepts"
-                + (f": {exc.server_message}" if exc.server_message else "")
+                + (f": {exc.server_message.rstrip('. ')}" if exc.server_message else "")
                 + ". Shorten or split it, or pass truncate=True to have it cut.",
                 index=offset, status=exc.status, code=exc.code, server_message=exc.server_message,
                 request_id=exc.request_id, url=self.url,
@@ -215,9 +215,9 @@ class EmbeddingClient:
         try:
             return self._vectors(self.engine.post(self._builder(texts)), texts, offset)
         except DomesticLLMError as exc:
-            action = self._on_refusal(exc, texts, offset, attempt)
+            action, refusal = self._on_refusal(exc, texts, offset, attempt), exc
         if action == "shorten":
-            return self._embed_part(offset, [self._shorten(texts[0], exc, offset)], attempt + 1)
+            return self._embed_part(offset, [self._shorten(texts[0], refusal, offset)], attempt + 1)
         mid = len(texts) // 2
         return self._embed_part(offset, texts[:mid]) + self._embed_part(offset + mid, texts[mid:])
 
@@ -225,9 +225,9 @@ class EmbeddingClient:
         try:
             return self._vectors(await self.engine.apost(self._builder(texts)), texts, offset)
         except DomesticLLMError as exc:
-            action = self._on_refusal(exc, texts, offset, attempt)
+            action, refusal = self._on_refusal(exc, texts, offset, attempt), exc
         if action == "shorten":
-            return await self._aembed_part(offset, [self._shorten(texts[0], exc, offset)], attempt + 1)
+            return await self._aembed_part(offset, [self._shorten(texts[0], refusal, offset)], attempt + 1)
         mid = len(texts) // 2
         return await self._aembed_part(offset, texts[:mid]) + await self._aembed_part(offset + mid, texts[mid:])
 

@@ -160,7 +160,7 @@ class RerankClient:
         if kind == "too_long":
             raise InputTooLongError(
                 f"documents[{offset}] ({len(documents[0])} characters) with the query is longer than the rerank "
-                "model accepts" + (f": {exc.server_message}" if exc.server_message else "")
+                "model accepts" + (f": {exc.server_message.rstrip('. ')}" if exc.server_message else "")
                 + ". Shorten or split it, or pass truncate=True to have it cut.",
                 index=offset, status=exc.status, code=exc.code, server_message=exc.server_message,
                 request_id=exc.request_id, url=self.url,
@@ -172,9 +172,9 @@ class RerankClient:
             try:
                 return self._scores(self.engine.post(self._builder(query, documents)), documents, offset)
             except DomesticLLMError as exc:
-                action = self._on_refusal(exc, documents, offset, attempt)
+                action, refusal = self._on_refusal(exc, documents, offset, attempt), exc
             if action == "shorten":
-                short = shortened(documents[0], exc)
+                short = shortened(documents[0], refusal)
                 log.warning("domestic_llm: documents[%d] is too long for %s; truncated from %d to %d characters",
                             offset, self.dialect.name, len(documents[0]), len(short))
                 return work(offset, [short], attempt + 1)
@@ -188,9 +188,9 @@ class RerankClient:
             try:
                 return self._scores(await self.engine.apost(self._builder(query, documents)), documents, offset)
             except DomesticLLMError as exc:
-                action = self._on_refusal(exc, documents, offset, attempt)
+                action, refusal = self._on_refusal(exc, documents, offset, attempt), exc
             if action == "shorten":
-                short = shortened(documents[0], exc)
+                short = shortened(documents[0], refusal)
                 log.warning("domestic_llm: documents[%d] is too long for %s; truncated from %d to %d characters",
                             offset, self.dialect.name, len(documents[0]), len(short))
                 return await work(offset, [short], attempt + 1)
