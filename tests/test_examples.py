@@ -46,3 +46,39 @@ def test_llamaindex_agent():
     out = run("llamaindex_agent.py")
     assert "[tool call] get_weather {'city': '北京'}" in out and "[tool call] get_time {'city': '北京'}" in out
     assert "final: 根据工具结果：" in out and "晴，25°C" in out.split("final:")[1]
+
+
+def _rag_expected(name: str, question: str, k: int = 4, top_n: int = 2) -> list[str]:
+    """The order the emulator's scores imply: the k nearest by its vectors, then the best by its rerank scores."""
+    import importlib.util
+    import math
+
+    from domestic_llm.testing.rag import embedding_of, relevance_score
+
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)  # definitions only: main() is not run
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    q = embedding_of(question)
+
+    def cosine(doc: str) -> float:
+        v = embedding_of(doc)
+        return sum(a * b for a, b in zip(q, v)) / math.sqrt(sum(x * x for x in v))
+
+    nearest = sorted(module.DOCUMENTS, key=cosine, reverse=True)[:k]
+    best = sorted(nearest, key=lambda d: -relevance_score(question, d))[:top_n]
+    return [f"  [{i}] {relevance_score(question, d):.4f} {d}" for i, d in enumerate(best, 1)]
+
+
+@pytest.mark.parametrize("name", ["rag_langchain", "rag_llamaindex"])
+def test_rag_examples(name):
+    out = run(f"{name}.py")
+    question = "长江里有哪些典型的鱼类？"
+    ranked = [line for line in out.splitlines() if line.startswith("  [")]
+    assert ranked == _rag_expected(name, question)
+    assert "answer:   根据资料：长江流域的典型鱼类有鲢鱼、鳙鱼、草鱼、鲤鱼，以及特有的鲥鱼和中华鲟。" in out
+    # every request (embed, rerank, chat) was served by the emulator
+    assert "served by the emulator: /v1/embeddings x2, /v1/rerank x1, /v1/chat/completions x1" in out
