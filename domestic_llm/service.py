@@ -24,7 +24,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 
@@ -167,11 +167,11 @@ class ServiceEngine(ChatClient):
 
     def post(self, build: Callable[[dict[str, str]], HttpRequest]) -> Any:
         """Send one JSON request (with ChatClient's retries) and return the decoded JSON answer."""
-        resp = self._open(build, stream=False)
+        resp = self._open(cast(Any, build), stream=False)
         return self._decode(resp)
 
     async def apost(self, build: Callable[[dict[str, str]], HttpRequest]) -> Any:
-        resp = await self._aopen(build, stream=False)
+        resp = await self._aopen(cast(Any, build), stream=False)
         return self._decode(resp)
 
     def malformed(self, message: str) -> MalformedResponseError:

@@ -178,6 +178,14 @@ class TokenCounter:
         return len(tokens) if isinstance(tokens, list) else None
 
     def _note_absent(self, exc: DomesticLLMError) -> None:
+        """Fall back to the local count; remember it only if the server has no /tokenize at all."""
+        absent = isinstance(exc, (APIConnectionError, APITimeoutError, MalformedResponseError)) or (
+            exc.status in _ABSENT_STATUSES
+        )
+        if not absent:  # a passing failure (5xx, 429, 401): this call only
+            log.warning("domestic_llm: /tokenize at %s failed (%s); counting this text locally",
+                        self.tokenize_url, exc)
+            return
         with self._lock:
             if self._server is not False:
                 log.warning("domestic_llm: no usable /tokenize at %s (%s); counting tokens %s",

@@ -210,3 +210,12 @@ def test_counter_survives_copy_and_pickle(emulator):
     assert llm.get_num_tokens("你好") == 2
     for clone in (copy.deepcopy(llm), pickle.loads(pickle.dumps(llm))):
         assert clone.get_num_tokens("长江") == 2
+
+
+def test_a_passing_tokenize_failure_is_not_remembered(emulator):
+    from domestic_llm.testing import Fault
+
+    llm = ChatDomestic(model="qwen-72b", base_url=emulator.base_url)
+    emulator.fault(Fault(status=503))
+    assert llm.get_num_tokens("internationalization") == estimate_tokens("internationalization")  # this call: 4
+    assert llm.get_num_tokens("internationalization") == 20  # the server again

@@ -90,6 +90,7 @@ class EmulatorState:
     vllm_separator: str = "\n"
     triton_echo: bool = True
     triton_stream: str = "delta"
+    rag: Any = None  # testing/rag.py's RagState: embedding / rerank / tokenize knobs
 
 
 def _build_app(state: EmulatorState) -> Any:

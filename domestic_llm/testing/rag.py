@@ -252,7 +252,7 @@ def rag_routes(state: Any) -> list[Any]:
         texts = tei_texts(body, "texts")
         if isinstance(texts, Response):
             return texts
-        ranks = [{"index": i, "score": relevance_score(query, t)} for i, t in enumerate(texts)]
+        ranks: list[dict[str, Any]] = [{"index": i, "score": relevance_score(query, t)} for i, t in enumerate(texts)]
         ranks.sort(key=lambda r: -r["score"])
         return [] if rag.empty_data else ranks
 
@@ -284,7 +284,7 @@ def rag_routes(state: Any) -> list[Any]:
         docs = documents_of(body, "documents")
         if isinstance(docs, Response):
             return docs
-        results = [{"index": i, "relevance_score": relevance_score(query, d),
+        results: list[dict[str, Any]] = [{"index": i, "relevance_score": relevance_score(query, d),
                     "document": {"text": d}} for i, d in enumerate(docs)]
         results.sort(key=lambda r: -r["relevance_score"])
         top_n = body.get("top_n")
