@@ -2,6 +2,8 @@
 
 from .client import ChatClient, TokenProvider
 from .dialects import get_dialect, infer_dialect, known_dialects
+from .embeddings import EmbeddingClient
+from .rerank import RerankClient, RerankResult
 from . import errors as _errors
 from .errors import *  # noqa: F403
 from .types import ChatChunk, ChatRequest, ChatResult, Choice, Message, ToolCall, ToolCallDelta, Usage
@@ -14,7 +16,10 @@ __all__ = [
     "ChatRequest",
     "ChatResult",
     "Choice",
+    "EmbeddingClient",
     "Message",
+    "RerankClient",
+    "RerankResult",
     "TokenProvider",
     "ToolCall",
     "ToolCallDelta",
