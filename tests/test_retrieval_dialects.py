@@ -122,3 +122,9 @@ def test_dialect_inference_from_paths():
     assert infer_rerank_dialect("http://h:8000/v1/score").name == "vllm_score"
     with pytest.raises(ConfigurationError, match="one of: tei, vllm_rerank, vllm_score, xinference"):
         get_rerank_dialect("cohere")
+
+
+def test_an_unset_model_is_not_sent():
+    assert "model" not in embed_body("openai", model="")
+    for name in ("vllm_rerank", "vllm_score", "xinference"):
+        assert "model" not in rerank_body(name, model="")

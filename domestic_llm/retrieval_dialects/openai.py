@@ -37,7 +37,9 @@ class OpenAIEmbeddingDialect(EmbeddingDialect):
         truncate: bool,
         extra_body: dict[str, Any],
     ) -> HttpRequest:
-        body: dict[str, Any] = {**extra_body, "model": model, "input": list(texts), "encoding_format": encoding_format}
+        body: dict[str, Any] = {**extra_body, "input": list(texts), "encoding_format": encoding_format}
+        if model:  # a single-model server needs none; an empty name would be "model not found"
+            body = {"model": model, **body}
         if dimensions is not None:
             body["dimensions"] = dimensions
         if truncate:

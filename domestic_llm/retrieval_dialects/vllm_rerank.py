@@ -46,7 +46,9 @@ class VLLMRerankDialect(RerankDialect):
         truncate: bool,
         extra_body: dict[str, Any],
     ) -> HttpRequest:
-        body: dict[str, Any] = {**extra_body, "model": model, "query": query, "documents": list(documents)}
+        body: dict[str, Any] = {**extra_body, "query": query, "documents": list(documents)}
+        if model:  # a single-model server needs none; an empty name would be "model not found"
+            body = {"model": model, **body}
         if truncate:
             body["truncate_prompt_tokens"] = -1
         return HttpRequest("POST", url, headers, body)

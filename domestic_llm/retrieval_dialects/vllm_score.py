@@ -31,7 +31,9 @@ class VLLMScoreDialect(RerankDialect):
         truncate: bool,
         extra_body: dict[str, Any],
     ) -> HttpRequest:
-        body: dict[str, Any] = {**extra_body, "model": model, "text_1": query, "text_2": list(documents)}
+        body: dict[str, Any] = {**extra_body, "text_1": query, "text_2": list(documents)}
+        if model:  # a single-model server needs none; an empty name would be "model not found"
+            body = {"model": model, **body}
         if truncate:
             body["truncate_prompt_tokens"] = -1
         return HttpRequest("POST", url, headers, body)

@@ -32,7 +32,9 @@ class XinferenceRerankDialect(RerankDialect):
         truncate: bool,
         extra_body: dict[str, Any],
     ) -> HttpRequest:
-        body = {**extra_body, "model": model, "query": query, "documents": list(documents), "return_documents": False}
+        body: dict[str, Any] = {**extra_body, "query": query, "documents": list(documents), "return_documents": False}
+        if model:  # a single-model server needs none; an empty name would be "model not found"
+            body = {"model": model, **body}
         return HttpRequest("POST", url, headers, body)
 
     def parse_rerank(self, body: Any) -> RerankAnswer:
