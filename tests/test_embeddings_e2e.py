@@ -236,3 +236,18 @@ def test_retries_auth_and_secret_hygiene(emulator):
     with pytest.raises(ServerOverloadedError) as info:
         client(emulator, api_key="sk-emb-secret").embed(["a"])
     assert info.value.request_id is None and info.value.status == 503
+
+
+def test_concurrency_stays_under_the_limit(emulator):
+    emulator.state.rag.delay = 0.02  # lets requests overlap; the bound below holds however they do
+    texts = [f"文本{i}" for i in range(40)]
+    assert client(emulator, batch_size=4, max_concurrency=3).embed(texts) == [embedding_of(t) for t in texts]
+    assert 1 <= emulator.state.rag.max_in_flight <= 3
+    assert len(embed_requests(emulator)) == 10
+
+
+async def test_async_concurrency_stays_under_the_limit(emulator):
+    emulator.state.rag.delay = 0.02
+    texts = [f"文本{i}" for i in range(40)]
+    assert await client(emulator, batch_size=4, max_concurrency=2).aembed(texts) == [embedding_of(t) for t in texts]
+    assert 1 <= emulator.state.rag.max_in_flight <= 2

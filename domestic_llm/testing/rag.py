@@ -26,6 +26,7 @@ token-id arrays get HTTP 200 with an empty `data` (what vLLM answers);
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import math
@@ -53,6 +54,9 @@ class RagState:
     empty_data: bool = False
     zero_vectors: bool = False
     tokenize: bool = True  # False: /tokenize answers 404, like servers without it
+    delay: float = 0.0  # seconds each answer takes (lets concurrent requests overlap)
+    in_flight: int = 0  # requests being answered now, and the most at any moment
+    max_in_flight: int = 0
 
     def reset(self) -> None:
         self.__init__()  # type: ignore[misc]
@@ -118,7 +122,7 @@ def rag_routes(state: Any) -> list[Any]:
 
     from .emulator import RecordedRequest, _take_fault
 
-    state.rag = RagState()
+    state.rag = rag = RagState()
 
     def vllm_error(status: int, message: str) -> JSONResponse:
         kind = "BadRequestError" if status < 500 else "InternalServerError"
@@ -156,14 +160,19 @@ def rag_routes(state: Any) -> list[Any]:
                 return vllm_error(401, "Unauthorized")
             if not isinstance(body, dict):
                 return (tei_error if style == "tei" else vllm_error)(422, "request body is not a JSON object")
-            response = answer(body)
+            rag.in_flight += 1
+            rag.max_in_flight = max(rag.max_in_flight, rag.in_flight)
+            try:
+                if rag.delay:
+                    await asyncio.sleep(rag.delay)
+                response = answer(body)
+            finally:
+                rag.in_flight -= 1
             if isinstance(response, Response):
                 return response
             return JSONResponse(response, headers={"X-Request-Id": f"emu-req-{state.counter}"})
 
         return Route(path, endpoint, methods=["POST"])
-
-    rag: RagState = state.rag
 
     def too_many(n: int) -> str | None:
         if rag.max_batch is not None and n > rag.max_batch:
