@@ -114,7 +114,7 @@ class EmbeddingSettings(ServiceSettings):
     dimensions: int | None = Field(default=None, gt=0)
     """Output dimensions for models that support shortening (OpenAI-style `dimensions`)."""
     encoding_format: Literal["float", "base64"] = "float"
-    """How vectors travel: `base64` (float32) is about a third of the bytes of JSON floats."""
+    """How vectors travel: `base64` (float32) takes about a quarter of the bytes of JSON floats for dense vectors."""
 
     _client: EmbeddingClient | None = PrivateAttr(default=None)
 

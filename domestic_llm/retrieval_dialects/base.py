@@ -126,6 +126,8 @@ def float_list(value: Any, where: str) -> list[float]:
     """A JSON array of numbers as a list of floats; anything else is reported."""
     if not isinstance(value, list):
         raise MalformedResponseError(f"{where}: expected a list of numbers, got {type(value).__name__}")
+    if all(type(x) is float for x in value):  # what json.loads gives for real vectors: no copy
+        return value
     out: list[float] = []
     for x in value:
         if isinstance(x, bool) or not isinstance(x, (int, float)):
