@@ -71,7 +71,8 @@ class EmbeddingClient:
     cut over-length inputs (its own option where it has one) and otherwise shortens
     them here; without it an over-length input raises `InputTooLongError` naming its
     index. `encoding_format="base64"` cuts a dense answer to about a quarter of its
-    JSON size (and its parsing time far more) on servers that offer it. Connection options (`api_key`, `auth_scheme`, `token_provider`, timeouts,
+    JSON size (and its parsing time far more) on servers that offer it.
+    Connection options (`api_key`, `auth_scheme`, `token_provider`, timeouts,
     `max_retries`, `default_headers`, `verify`, `proxy`, `max_connections`) mean
     what they mean for `ChatClient`.
     """
