@@ -32,10 +32,10 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from .client import env
-from .embeddings import DEFAULT_MAX_CONCURRENCY, EmbeddingClient
+from .embeddings import EmbeddingClient
 from .errors import ConfigurationError
 from .rerank import RerankClient
-from .service import CONNECTION_OPTIONS, settings_env
+from .service import CONNECTION_OPTIONS, DEFAULT_MAX_CONCURRENCY, settings_env
 
 
 class ConnectionSettings(BaseModel):

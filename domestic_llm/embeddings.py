@@ -29,6 +29,7 @@ from .retrieval_dialects import (
 from .retrieval_dialects.base import EmbeddingAnswer, EncodingFormat
 from .service import (
     _MAX_SHORTENINGS,
+    DEFAULT_MAX_CONCURRENCY,
     ServiceEngine,
     arun_batches,
     batches,
@@ -40,8 +41,6 @@ from .service import (
 )
 
 log = logging.getLogger("domestic_llm")
-
-DEFAULT_MAX_CONCURRENCY = 4
 
 
 def resolve_embedding_dialect(

@@ -29,16 +29,17 @@ from .retrieval_dialects import (
 )
 from .service import (
     _MAX_SHORTENINGS,
+    DEFAULT_MAX_CONCURRENCY,
     ServiceEngine,
     arun_batches,
     batches,
     check_positive,
     check_texts,
+    log,
     overload_kind,
     run_batches,
     shortened,
 )
-from .embeddings import DEFAULT_MAX_CONCURRENCY, log
 
 
 @dataclass(slots=True, frozen=True)

@@ -36,6 +36,8 @@ log = logging.getLogger("domestic_llm")
 
 T = TypeVar("T")
 
+DEFAULT_MAX_CONCURRENCY = 4
+
 #: ChatClient keyword arguments about the connection, shared by every kind of route
 CONNECTION_OPTIONS = (
     "auth_scheme", "token_provider", "timeout", "connect_timeout", "total_timeout", "max_retries",
