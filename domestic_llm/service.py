@@ -30,7 +30,15 @@ import httpx
 
 from .client import ChatClient, _header_request_id, env
 from .dialects.base import Dialect, HttpRequest
-from .errors import ConfigurationError, DomesticLLMError, InputTooLongError, MalformedResponseError, redact_url
+from .errors import (
+    APIStatusError,
+    ConfigurationError,
+    DomesticLLMError,
+    InputTooLongError,
+    MalformedResponseError,
+    error_class_for,
+    redact_url,
+)
 
 log = logging.getLogger("domestic_llm")
 
@@ -167,14 +175,40 @@ class ServiceEngine(ChatClient):
                 status=resp.status_code, url=self.url, request_id=_header_request_id(resp.headers),
             ) from None
 
+    def _error_in_body(self, resp: httpx.Response, body: Any) -> DomesticLLMError | None:
+        """An error some gateways send with HTTP 200 (`{"object": "error", ...}` or a lone `error`)."""
+        if not isinstance(body, dict):
+            return None
+        if body.get("object") != "error" and not (body.get("error") and not ({"data", "results"} & body.keys())):
+            return None
+        info = self.dialect.parse_error(resp.status_code, body)
+        code = info.code or ""
+        status = int(code) if code.isdigit() and 400 <= int(code) < 600 else None  # the status it means
+        cls = error_class_for(status, info.message) if status else APIStatusError
+        exc = cls(f"{self.dialect.name} {self.kind} endpoint answered HTTP {resp.status_code} with an error: "
+                  f"{info.message or str(body)[:200]}", status=status, code=info.code, server_message=info.message,
+                  request_id=info.request_id or _header_request_id(resp.headers), url=self.url)
+        if overload_kind(exc) == "too_long":
+            exc = InputTooLongError(exc.args[0], status=status, code=info.code, server_message=info.message,
+                                    request_id=exc.request_id, url=self.url)
+        return exc
+
     def post(self, build: Callable[[dict[str, str]], HttpRequest]) -> Any:
         """Send one JSON request (with ChatClient's retries) and return the decoded JSON answer."""
         resp = self._open(cast(Any, build), stream=False)
-        return self._decode(resp)
+        body = self._decode(resp)
+        exc = self._error_in_body(resp, body)
+        if exc is not None:
+            raise exc
+        return body
 
     async def apost(self, build: Callable[[dict[str, str]], HttpRequest]) -> Any:
         resp = await self._aopen(cast(Any, build), stream=False)
-        return self._decode(resp)
+        body = self._decode(resp)
+        exc = self._error_in_body(resp, body)
+        if exc is not None:
+            raise exc
+        return body
 
     def malformed(self, message: str) -> MalformedResponseError:
         return MalformedResponseError(f"{self.dialect.name} {self.kind} endpoint: {message}", url=self.url)

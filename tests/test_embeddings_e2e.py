@@ -15,6 +15,7 @@ import respx
 
 from domestic_llm.embeddings import EmbeddingClient
 from domestic_llm.errors import (
+    APIStatusError,
     AuthenticationError,
     ConfigurationError,
     InputTooLongError,
@@ -251,3 +252,27 @@ async def test_async_concurrency_stays_under_the_limit(emulator):
     texts = [f"文本{i}" for i in range(40)]
     assert await client(emulator, batch_size=4, max_concurrency=2).aembed(texts) == [embedding_of(t) for t in texts]
     assert 1 <= emulator.state.rag.max_in_flight <= 2
+
+
+@respx.mock
+def test_an_error_inside_http_200_is_an_error_and_still_localised():
+    url = "http://10.9.9.9:8000/v1/embeddings"
+    too_long = {"object": "error", "message": "This model's maximum context length is 8 tokens. However, you "
+                "requested 12 tokens in the input for embedding generation.", "type": "BadRequestError", "code": 400}
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        import json
+
+        inputs = json.loads(request.content)["input"]
+        if any(len(t) > 8 for t in inputs):
+            return httpx.Response(200, json=too_long)
+        return httpx.Response(200, json={"data": [{"index": i, "embedding": [1.0]} for i in range(len(inputs))]})
+
+    respx.post(url).mock(side_effect=gateway)
+    c = EmbeddingClient(model="m", endpoint=url, max_retries=0)
+    with pytest.raises(InputTooLongError) as info:
+        c.embed(["短", "短", "这一句有十二个字那么长了"])
+    assert info.value.index == 2 and info.value.status == 400
+    respx.post(url).respond(200, json={"error": "gateway quota exhausted"})
+    with pytest.raises(APIStatusError, match="HTTP 200 with an error: gateway quota exhausted"):
+        c.embed(["短"])
