@@ -34,7 +34,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from .dialects.base import HttpRequest
-from .errors import APIConnectionError, APITimeoutError, ConfigurationError, DomesticLLMError, MalformedResponseError
+from .errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ConfigurationError,
+    DomesticLLMError,
+    MalformedResponseError,
+    redact_url,
+)
 from .types import ChatRequest, Message
 
 if TYPE_CHECKING:
@@ -160,7 +167,9 @@ class TokenCounter:
         headers = {"Accept": "application/json", **client.dialect.auth_headers(token, client.auth_scheme)}
         resp = client.transport.send(HttpRequest("POST", self.tokenize_url, headers, body), stream=False)
         if resp.status_code >= 400:
-            raise client._status_error(resp, resp.content, token)
+            exc = client._status_error(resp, resp.content, token)
+            exc.url = redact_url(self.tokenize_url)  # not the chat route's
+            raise exc
         try:
             answer = json.loads(resp.content)
         except ValueError:

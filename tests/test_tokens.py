@@ -123,8 +123,9 @@ def test_a_server_without_tokenize_is_asked_once(emulator):
 def test_server_mode_raises_instead_of_estimating(emulator):
     emulator.state.rag.tokenize = False
     llm = ChatDomestic(model="qwen-72b", base_url=emulator.base_url, token_counting="server")
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError) as info:
         llm.get_num_tokens("你好")
+    assert info.value.url == emulator.url + "/tokenize"
     llm = ChatDomestic(model="qwen-72b", base_url=closed_port_url(), token_counting="server")
     with pytest.raises(APIConnectionError):
         llm.get_num_tokens("你好")
