@@ -20,6 +20,7 @@ from domestic_llm.errors import (
     ConfigurationError,
     InputTooLongError,
     MalformedResponseError,
+    NotFoundError,
     ServerOverloadedError,
 )
 from domestic_llm.testing import Fault
@@ -276,3 +277,12 @@ def test_an_error_inside_http_200_is_an_error_and_still_localised():
     respx.post(url).respond(200, json={"error": "gateway quota exhausted"})
     with pytest.raises(APIStatusError, match="HTTP 200 with an error: gateway quota exhausted"):
         c.embed(["短"])
+
+
+@respx.mock
+def test_model_not_found_lists_the_served_models():
+    respx.post("http://10.9.9.9:8000/v1/embeddings").respond(404, json={
+        "object": "error", "message": "The model `bge` does not exist.", "type": "NotFoundError", "code": 404})
+    respx.get("http://10.9.9.9:8000/v1/models").respond(200, json={"object": "list", "data": [{"id": "bge-m3"}]})
+    with pytest.raises(NotFoundError, match="the server serves: bge-m3"):
+        EmbeddingClient(model="bge", base_url="http://10.9.9.9:8000/v1", max_retries=0).embed(["a"])

@@ -47,7 +47,18 @@ class RerankAnswer:
     total_tokens: int | None = None
 
 
-class EmbeddingDialect(Dialect):
+class _RouteDialect(Dialect):
+    """What embedding and rerank dialects share beyond the chat `Dialect`."""
+
+    def models_requests(self, url: str) -> list[HttpRequest]:
+        """`GET …/models` next to the route (`…/v1/embeddings` → `…/v1/models`), for "model not found" hints."""
+        base = url.split("?", 1)[0].rstrip("/")
+        if self.chat_path and base.endswith(self.chat_path):
+            base = base[: -len(self.chat_path)]
+        return [HttpRequest("GET", base + "/models", {"Accept": "application/json"})]
+
+
+class EmbeddingDialect(_RouteDialect):
     """Base of the embedding dialects; subclasses set the class attributes and the two hooks."""
 
     kind: ClassVar[str] = "embeddings"
@@ -77,7 +88,7 @@ class EmbeddingDialect(Dialect):
         raise NotImplementedError
 
 
-class RerankDialect(Dialect):
+class RerankDialect(_RouteDialect):
     """Base of the rerank dialects."""
 
     kind: ClassVar[str] = "rerank"
