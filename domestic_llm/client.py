@@ -45,9 +45,12 @@ from .errors import (
     error_class_for,
     redact_url,
 )
+from .credentials import check_auth_scheme, lift_credentials, redact_httpx_log, scrub, secret_value, \
+    warn_plain_http, with_query_credential
 from .thinking import THINK_MODES, ThinkMode
 from .transport import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Transport
 from .types import ChatChunk, ChatRequest, ChatResult, Message
+from .urls import tidy_url
 
 log = logging.getLogger("domestic_llm")
 
@@ -89,6 +92,7 @@ def resolve_target(
     endpoint = endpoint or (None if base_url else env("ENDPOINT"))
     base_url = base_url or (None if endpoint else env("BASE_URL"))
     dialect = dialect or env("DIALECT")
+    endpoint, base_url = tidy_url("endpoint", endpoint), tidy_url("base_url", base_url)
     if not endpoint and not base_url:
         raise ConfigurationError(
             "no endpoint configured: pass endpoint='http://host:port/full/chat/path' (as your vendor "
@@ -156,7 +160,6 @@ def make_request(
     return request
 
 
-AUTH_SCHEMES = ("bearer", "raw", "x-auth-token", "none")
 PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
 
 
@@ -184,8 +187,7 @@ def _check_options(
         )
     if proxy is not None and not proxy.startswith(PROXY_SCHEMES):
         raise ConfigurationError(f"proxy={proxy!r} must be a URL starting with one of {', '.join(PROXY_SCHEMES)}")
-    if auth_scheme is not None and auth_scheme not in AUTH_SCHEMES:
-        raise ConfigurationError(f"auth_scheme={auth_scheme!r} must be one of {', '.join(AUTH_SCHEMES)}")
+    check_auth_scheme(auth_scheme)
     if think_tags is not None and think_tags not in THINK_MODES:
         raise ConfigurationError(f"think_tags={think_tags!r} must be one of {', '.join(THINK_MODES)}")
 
@@ -264,7 +266,7 @@ class ChatClient:
         self.model = model or env("MODEL") or ""
         self.params = dict(params or {})  # default sampling params, overridden per call
         self.model_kwargs = dict(model_kwargs or {})  # extra body fields sent with every request
-        self.dialect, self.url = resolve_target(endpoint, base_url, dialect)
+        self.dialect, url = resolve_target(endpoint, base_url, dialect)
         if chat_template is not None:
             if not hasattr(self.dialect, "with_template"):
                 raise ConfigurationError(
@@ -274,8 +276,11 @@ class ChatClient:
             self.dialect = self.dialect.with_template(chat_template)
         if hasattr(self.dialect, "check_model"):
             self.dialect.check_model(self.model)  # a chat template must be known before any request
-        self._api_key = api_key if api_key is not None else env("API_KEY")
-        self.auth_scheme = auth_scheme
+        # a key in the URL's query or in a header becomes api_key + auth_scheme (see credentials)
+        lifted = lift_credentials(url, default_headers, secret_value(api_key) if api_key is not None else env("API_KEY"),
+                                  auth_scheme, has_token_provider=token_provider is not None)
+        self.url, self._api_key, self.auth_scheme = lifted.url or url, lifted.api_key, lifted.auth_scheme
+        default_headers = {k: secret_value(v) for k, v in (lifted.headers or {}).items()}
         self.token_provider = token_provider
         if max_retries < 0:
             raise ConfigurationError(f"max_retries={max_retries} must be >= 0")
@@ -291,11 +296,9 @@ class ChatClient:
             strict=strict,
             trim_role_leaks=trim_role_leaks,
         )
-        if self._api_key and self.url.startswith("http://") and not _is_loopback(self.url):
-            log.warning(
-                "domestic_llm: sending a credential over plain http:// to %s; use https:// if the network is shared",
-                redact_url(self.url),
-            )
+        warn_plain_http(self.url, "api_key" if self._api_key else "token_provider" if token_provider is not None
+                        else "header " + lifted.secret_headers[0] if lifted.secret_headers else None)
+        redact_httpx_log()
         self.transport = Transport(
             timeout=timeout,
             connect_timeout=connect_timeout,
@@ -385,7 +388,7 @@ class ChatClient:
             server_message=server_message,
             request_id=request_id,
             url=self.url,
-            body=body if token is None or token not in str(body) else "<redacted>",
+            body=body if scrub(str(body), token) == str(body) else "<redacted>",
         )
         exc.retry_after = parse_retry_after(resp.headers.get("retry-after"))  # type: ignore[attr-defined]
         return exc
@@ -433,7 +436,7 @@ class ChatClient:
     def _http(self, request: ChatRequest, stream: bool, token: str | None, state: dict[str, bool]) -> HttpRequest:
         """The HTTP request of one attempt (without stream_options once a strict server refused them)."""
         options = replace(self.options, include_usage=False) if state["no_stream_options"] else self.options
-        url = self.dialect.call_url(self.url, request, stream)
+        url = with_query_credential(self.dialect.call_url(self.url, request, stream), self.auth_scheme, token)
         return self.dialect.build_request(
             request, url=url, stream=stream, headers=self._headers(stream, token), options=options
         )
@@ -708,11 +711,5 @@ def _header_request_id(headers: httpx.Headers) -> str | None:
 
 
 def _scrub(text: str | None, token: str | None) -> str | None:
-    if text and token and token in text:
-        return text.replace(token, "***")
-    return text
+    return scrub(text, token)
 
-
-def _is_loopback(url: str) -> bool:
-    host = httpx.URL(url).host
-    return host in ("localhost", "::1") or host.startswith("127.")

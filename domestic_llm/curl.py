@@ -10,11 +10,15 @@ dropped: they belong to each call, not to the model.
 
 from __future__ import annotations
 
+import logging
 import shlex
 from typing import Any
 
-from .errors import ConfigurationError
+from .credentials import lift_credentials
+from .errors import ConfigurationError, redact_url
 from .jsonlenient import loads_lenient
+
+log = logging.getLogger("domestic_llm")
 
 # headers a client sets itself or that only describe one captured request
 NOISE_HEADERS = {"content-length", "host", "postman-token", "cache-control", "connection", "user-agent",
@@ -22,10 +26,18 @@ NOISE_HEADERS = {"content-length", "host", "postman-token", "cache-control", "co
 SAMPLING_FIELDS = {"temperature", "top_p", "top_k", "max_tokens", "max_completion_tokens", "presence_penalty",
                    "frequency_penalty", "penalty_score", "n", "stop", "seed", "logprobs", "top_logprobs"}
 PER_CALL_FIELDS = {"messages", "stream", "stream_options", "model"}
+# single-letter curl flags without an argument, which may be grouped (`-sSk`)
+_NO_ARG_FLAGS = set("sSkLviNfg#")
 
 
 def parse_curl(text: str) -> tuple[str, dict[str, str], Any]:
     """`(url, headers, body)` from a curl command (multi-line with `\\` continuations is fine)."""
+    url, headers, body, _ = _parse(text)
+    return url, headers, body
+
+
+def _parse(text: str) -> tuple[str, dict[str, str], Any, dict[str, Any]]:
+    """`(url, headers, body, transport)`; `transport` holds `verify` and the `-u` credentials."""
     joined = text.replace("\\\r\n", " ").replace("\\\n", " ")
     try:
         tokens = shlex.split(joined)
@@ -36,6 +48,7 @@ def parse_curl(text: str) -> tuple[str, dict[str, str], Any]:
     url = None
     headers: dict[str, str] = {}
     data = None
+    transport: dict[str, Any] = {}
     i = 1
     while i < len(tokens):
         tok = tokens[i]
@@ -44,10 +57,19 @@ def parse_curl(text: str) -> tuple[str, dict[str, str], Any]:
             name, _, value = nxt.partition(":")
             headers[name.strip()] = value.strip()
             i += 2
-        elif tok in ("-d", "--data", "--data-raw", "--data-binary", "--data-ascii") and nxt is not None:
+        elif tok in ("-d", "--data", "--data-raw", "--data-binary", "--data-ascii", "--json") and nxt is not None:
             data = nxt
             i += 2
-        elif tok in ("-X", "--request", "-u", "--user", "-o", "--output", "-m", "--max-time") and nxt is not None:
+        elif tok in ("-u", "--user") and nxt is not None:
+            transport["basic"] = nxt
+            i += 2
+        elif tok == "--cacert" and nxt is not None or tok == "--capath" and nxt is not None:
+            transport["verify"] = nxt
+            i += 2
+        elif tok in ("-k", "--insecure") or (tok[:1] == "-" and tok[1:2] != "-" and "k" in tok and set(tok[1:]) <= _NO_ARG_FLAGS):
+            transport["insecure"] = True
+            i += 1
+        elif tok in ("-X", "--request", "-o", "--output", "-m", "--max-time") and nxt is not None:
             i += 2
         elif tok == "--url" and nxt is not None:
             url = nxt
@@ -70,27 +92,32 @@ def parse_curl(text: str) -> tuple[str, dict[str, str], Any]:
             body, _ = loads_lenient(data)
         except ValueError:
             raise ConfigurationError(f"the curl body (-d) is not JSON: {data[:120]!r}") from None
-    return url, headers, body
+    return url, headers, body, transport
 
 
 def client_kwargs_from_curl(text: str) -> dict[str, Any]:
-    """Keyword arguments for `ChatClient` / `ChatDomestic` from a curl command."""
-    url, headers, body = parse_curl(text)
-    kwargs: dict[str, Any] = {"endpoint": url}
-    extra_headers = {}
-    for name, value in headers.items():
-        low = name.lower()
-        if low == "authorization":
-            if value.lower().startswith("bearer "):
-                kwargs["api_key"], kwargs["auth_scheme"] = value[7:].strip(), "bearer"
-            else:
-                kwargs["api_key"], kwargs["auth_scheme"] = value, "raw"
-        elif low == "x-auth-token":
-            kwargs["api_key"], kwargs["auth_scheme"] = value, "x-auth-token"
-        elif low not in NOISE_HEADERS:
-            extra_headers[name] = value
-    if extra_headers:
-        kwargs["default_headers"] = extra_headers
+    """Keyword arguments for `ChatClient` / `ChatDomestic` from a curl command.
+
+    The key, wherever the command puts it (`Authorization`, `apikey`, `X-Api-Key`, any
+    key-like header, `?access_token=` in the URL, `-u user:password`), becomes `api_key`
+    plus the `auth_scheme` that sends it the same way (see `domestic_llm.credentials`).
+    `-k`/`--insecure` gives `verify=False` (with a warning), `--cacert FILE` `verify=FILE`.
+    """
+    url, headers, body, transport = _parse(text)
+    kept = {name: value for name, value in headers.items() if name.lower() not in NOISE_HEADERS}
+    basic = transport.get("basic")
+    lifted = lift_credentials(url, kept, basic, "basic" if basic is not None else None, url_name="the curl URL")
+    kwargs: dict[str, Any] = {"endpoint": lifted.url or url}
+    if lifted.api_key is not None:
+        kwargs["api_key"], kwargs["auth_scheme"] = lifted.api_key, lifted.auth_scheme
+    if lifted.headers:
+        kwargs["default_headers"] = lifted.headers
+    if "verify" in transport:
+        kwargs["verify"] = transport["verify"]
+    elif transport.get("insecure"):
+        log.warning("domestic_llm: the curl command says -k/--insecure: TLS certificates of %s will not be verified "
+                    "(pass verify='ca.pem' instead to trust a private CA)", redact_url(kwargs["endpoint"]))
+        kwargs["verify"] = False
     if isinstance(body, dict):
         if isinstance(body.get("model"), str):
             kwargs["model"] = body["model"]

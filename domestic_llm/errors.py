@@ -35,6 +35,14 @@ __all__ = [
 ]
 
 
+_CREDENTIAL_HINTS = ("key", "token", "secret", "sign", "auth", "password", "passwd", "credential")
+
+
+def is_credential_name(name: str) -> bool:
+    """Whether a (lower-case) query-parameter or header name looks like it carries a credential."""
+    return any(hint in name for hint in _CREDENTIAL_HINTS)
+
+
 def redact_url(url: str) -> str:
     """Remove user-info and credential-looking query parameters from a URL."""
     try:
@@ -47,7 +55,7 @@ def redact_url(url: str) -> str:
         kept = []
         for pair in query.split("&"):
             key = pair.split("=", 1)[0].lower()
-            if any(s in key for s in ("key", "token", "secret", "sign", "auth", "password")):
+            if is_credential_name(key):
                 kept.append(f"{pair.split('=', 1)[0]}=***")
             else:
                 kept.append(pair)

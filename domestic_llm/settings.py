@@ -10,6 +10,7 @@ keyword arguments (`CLIENT_OPTIONS`) and sampling parameter names
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -19,11 +20,16 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
+    field_serializer,
     model_validator,
 )
 
+from .arguments import check_arguments, known_names, merge_model_kwargs
 from .dialects.base import Dialect
 from .client import SAMPLING_PARAMS, ChatClient, client_from, env, make_request
+from .credentials import is_secret_header, lift_credentials, secret_value
+from .errors import ConfigurationError
+from .urls import tidy_url
 from .types import ChatRequest, Message
 
 
@@ -48,8 +54,9 @@ class EndpointSettings(BaseModel):
     dialect: str | Dialect | None = Field(default_factory=lambda: env("DIALECT"))
     """Dialect name (see `domestic_llm.known_dialects()`) or a configured `Dialect` instance
     (e.g. `TritonDialect(stream_output="delta")`); inferred from the URL when unset."""
-    auth_scheme: Literal["bearer", "raw", "x-auth-token", "none"] | None = None
-    """Override how the key is sent; default is the dialect's own scheme."""
+    auth_scheme: str | None = None
+    """Override how the key is sent: `bearer`, `raw`, `x-auth-token`, `basic`, `none`, `header:<Name>` or
+    `query:<name>` (see `domestic_llm.credentials`); default is the dialect's own scheme."""
     token_provider: Callable[[], Any] | None = Field(default=None, exclude=True)
     """Callable (sync or async) returning a fresh token; asked before each request and again after a 401."""
 
@@ -62,8 +69,13 @@ class EndpointSettings(BaseModel):
     frequency_penalty: float | None = None
     top_k: int | None = None
     penalty_score: float | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Extra JSON body fields sent with every request (e.g. `modelVersion`)."""
+    """Extra JSON body fields sent with every request (e.g. `modelVersion`); also accepted as `extra_body=`
+    (and `additional_kwargs=`)."""
+    model_per_call: bool = False
+    """Allow construction without a model because every call names one (`invoke(..., model=...)`)."""
 
     thinking: bool | None = None
     """Switch the model's thinking on/off where the dialect has a switch; `None` sends nothing."""
@@ -82,7 +94,8 @@ class EndpointSettings(BaseModel):
     total_timeout: float | None = None
     """Cap in seconds on a whole call including retries."""
     max_retries: int = 2
-    default_headers: dict[str, str] | None = None
+    default_headers: dict[str, str | SecretStr] | None = None
+    """Headers sent with every request; key-like ones (`apikey`, `X-Api-Key`, …) are kept as secrets."""
     verify: bool | str = True
     """TLS verification: `True`, `False`, or the path of a CA bundle (private CAs)."""
     proxy: str | None = None
@@ -107,6 +120,19 @@ class EndpointSettings(BaseModel):
     _client: ChatClient | None = PrivateAttr(default=None)
     _token_counter: Any = PrivateAttr(default=None)
 
+    def __init__(self, **data: Any) -> None:
+        # Checked here rather than in a validator so that the caller gets a ConfigurationError,
+        # not pydantic's ValidationError wrapping it.
+        check_arguments(type(self).__name__, data, known_names(type(self).model_fields) | {"class_name"})
+        super().__init__(**_secure_arguments(merge_model_kwargs(data)))
+
+    @field_serializer("default_headers")
+    def _headers_without_secrets(self, headers: dict[str, Any] | None) -> dict[str, str] | None:
+        # to_dict/to_json/model_dump never carry a key; LangChain's dumpd uses lc_secrets instead
+        if headers is None:
+            return None
+        return {k: v for k, v in headers.items() if not isinstance(v, SecretStr)}
+
     @model_validator(mode="before")
     @classmethod
     def _target_from_env(cls, values: Any) -> Any:
@@ -120,6 +146,11 @@ class EndpointSettings(BaseModel):
     def _build_client(self) -> Any:
         # Built at construction so configuration errors surface before any request;
         # it opens no connection until the first call.
+        if not self.model and not self.model_per_call:
+            raise ConfigurationError(
+                "model is not set: pass model='...' or set DOMESTIC_LLM_MODEL (if every call names its model, "
+                "invoke(..., model='...'), pass model_per_call=True)"
+            )
         self._client = client_from(self, self.api_key)
         return self
 
@@ -174,3 +205,59 @@ class EndpointSettings(BaseModel):
         """A `ChatRequest` from these defaults and one call's keyword arguments (see `make_request`)."""
         return make_request(self.model, messages, self.sampling(), self.model_kwargs, call_kwargs,
                             thinking=self.thinking, send_reasoning=self.send_reasoning)
+
+
+def _secure_arguments(values: dict[str, Any]) -> dict[str, Any]:
+    """Tidy the URL arguments and move any key found in a URL or header into `api_key` + `auth_scheme`.
+
+    Afterwards no field but `api_key` (a `SecretStr`) and secret-flagged `default_headers`
+    values hold a credential, so repr, serialisation and tracing have nothing to leak.
+    """
+    values = dict(values)
+    if not values.get("endpoint") and not values.get("base_url"):
+        values["endpoint"], values["base_url"] = env("ENDPOINT"), env("BASE_URL")
+    for name in ("endpoint", "base_url"):
+        values[name] = tidy_url(name, values.get(name))
+    url_name = "endpoint" if values.get("endpoint") else "base_url"
+    api_key = values.get("api_key")
+    headers = values.get("default_headers")
+    lifted = lift_credentials(
+        values.get(url_name),
+        _resolve_secret_references(headers) if isinstance(headers, dict) else headers,
+        secret_value(api_key) if api_key is not None else env("API_KEY"),
+        values.get("auth_scheme"),
+        has_token_provider=values.get("token_provider") is not None,
+        url_name=url_name,
+    )
+    values[url_name] = lifted.url
+    if lifted.api_key is not None:
+        values["api_key"] = SecretStr(lifted.api_key)
+    if lifted.auth_scheme is not None:
+        values["auth_scheme"] = lifted.auth_scheme
+    if lifted.headers is not None or values.get("default_headers") is not None:
+        values["default_headers"] = {k: SecretStr(str(secret_value(v))) if is_secret_header(k) else v
+                                     for k, v in (lifted.headers or {}).items()} or None
+    return values
+
+
+def _resolve_secret_references(headers: dict[str, Any]) -> dict[str, Any]:
+    """Header values that are LangChain secret markers (`dumpd` of a key header) read from their variable.
+
+    langchain-core escapes markers nested in a dict, so `load()` hands them back as plain
+    dicts; they name the environment variable that holds the header (see `ChatDomestic.lc_secrets`).
+    """
+    out = {}
+    for name, value in headers.items():
+        if isinstance(value, dict):
+            marker = value.get("__lc_escaped__", value)
+            ids = marker.get("id") if isinstance(marker, dict) and marker.get("type") == "secret" else None
+            if not ids:
+                raise ConfigurationError(f"default_headers[{name!r}] must be a string, got a {type(value).__name__}")
+            value = os.environ.get(ids[0])
+            if not value:
+                raise ConfigurationError(
+                    f"default_headers[{name!r}] is a secret reference to {ids[0]}: set that environment variable "
+                    "or pass the header again"
+                )
+        out[name] = value
+    return out

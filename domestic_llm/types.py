@@ -94,7 +94,7 @@ class ToolCallDelta:
 class ChatChunk:
     """One increment of a streamed answer.
 
-    Delta fields (`text`, `reasoning`, `tool_calls`) come as the bytes arrive.
+    Delta fields (`text`, `reasoning`, `tool_calls`, `logprobs`) come as the bytes arrive.
     The end-of-answer fields (`finish_reason`, `usage`, `metadata`) are set on
     exactly one chunk, the last one (`final=True`), so that frameworks which add
     chunks together count usage once.
@@ -108,6 +108,10 @@ class ChatChunk:
     finish_reason: str | None = None
     usage: Usage | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: the server's response id, on every chunk from the first one that knew it (`None` if it sends none)
+    id: str | None = None
+    #: OpenAI-style logprobs of this delta's tokens (`{"content": [...]}`), when requested and sent
+    logprobs: Any = None
 
 
 @dataclass(slots=True)

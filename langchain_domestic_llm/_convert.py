@@ -17,6 +17,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
+from langchain_core.messages.block_translators.openai import convert_to_openai_data_block
 from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk
 
@@ -51,6 +52,8 @@ def _content(content: str | list[Any]) -> str | list[dict[str, Any]]:
                 else:
                     raise ConfigurationError(f"image content block needs url or base64: {sorted(block)}")
                 parts.append({"type": "image_url", "image_url": {"url": url}})
+            elif kind in ("file", "audio"):
+                parts.append(_data_part(block))
             elif kind in ("reasoning", "thinking", "tool_call", "tool_use"):
                 continue  # carried elsewhere (reasoning / tool_calls), never as content
             else:
@@ -58,6 +61,19 @@ def _content(content: str | list[Any]) -> str | list[dict[str, Any]]:
     if all(p.get("type") == "text" for p in parts):
         return "".join(p["text"] for p in parts)
     return parts
+
+
+def _data_part(block: dict[str, Any]) -> dict[str, Any]:
+    """A LangChain `file` / `audio` block (v1 or v0) in the OpenAI chat-completions wire shape."""
+    if block["type"] == "audio" and "url" in block and "base64" not in block:
+        return {"type": "audio_url", "audio_url": {"url": block["url"]}}  # vLLM's extension for audio by URL
+    try:
+        return convert_to_openai_data_block(block, api="chat/completions")
+    except (ValueError, KeyError) as exc:
+        raise ConfigurationError(
+            f"{block['type']} content block cannot be sent ({exc}); give base64 data with mime_type "
+            f"(and a filename for files) or a file_id; keys given: {sorted(block)}"
+        ) from None
 
 
 def _text(content: str | list[Any]) -> str:
@@ -161,18 +177,23 @@ def to_generation(choice: Choice, result: ChatResult, model: str, dialect: str) 
     return ChatGeneration(message=message, generation_info=info)
 
 
-def to_generation_chunk(chunk: ChatChunk, model: str, dialect: str) -> ChatGenerationChunk:
+def to_generation_chunk(chunk: ChatChunk, model: str, dialect: str, message_id: str | None) -> ChatGenerationChunk:
+    """One neutral chunk as a LangChain chunk; `message_id` is the stream's one id (see `ChatDomestic._stream`)."""
     if chunk.final:
         msg = AIMessageChunk(
             content="",
             usage_metadata=usage_metadata(chunk.usage),
             response_metadata=response_metadata(chunk.metadata, chunk.finish_reason, model, dialect),
             chunk_position="last",
-            id=chunk.metadata.get("id"),
+            id=message_id,
         )
         return ChatGenerationChunk(message=msg, generation_info={"finish_reason": chunk.finish_reason})
     additional = {"reasoning_content": chunk.reasoning} if chunk.reasoning else {}
     calls = [tool_call_chunk(name=d.name, args=d.arguments, id=d.id, index=d.index) for d in chunk.tool_calls]
+    # logprobs as ChatOpenAI streams them: generation_info, which langchain-core merges into
+    # response_metadata; merged chunks concatenate their "content" lists
+    info = {"logprobs": chunk.logprobs} if chunk.logprobs else None
     return ChatGenerationChunk(
-        message=AIMessageChunk(content=chunk.text, additional_kwargs=additional, tool_call_chunks=calls)
+        message=AIMessageChunk(content=chunk.text, additional_kwargs=additional, tool_call_chunks=calls, id=message_id),
+        generation_info=info,
     )

@@ -43,6 +43,15 @@ def _dual_class(cls: type[core.DomesticLLMError]) -> type[core.DomesticLLMError]
     return None
 
 
+def __getattr__(name: str) -> type[core.DomesticLLMError]:
+    # pickle finds a recast error's class by module and name, also in a fresh process
+    cls = getattr(core, name, None)
+    dual = _dual_class(cls) if isinstance(cls, type) and issubclass(cls, core.DomesticLLMError) else None
+    if dual is None:
+        raise AttributeError(name)
+    return dual
+
+
 def as_langchain_error(exc: core.DomesticLLMError) -> core.DomesticLLMError:
     """The same error (same message and fields), also an instance of langchain-core's type."""
     dual = _dual_class(type(exc))

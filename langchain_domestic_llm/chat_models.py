@@ -41,7 +41,7 @@ from langchain_core.utils.function_calling import (
 )
 from langchain_core.utils.json import parse_json_markdown
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from domestic_llm.client import env
 from domestic_llm.errors import ConfigurationError, redact_url
@@ -81,8 +81,6 @@ class ChatDomestic(BaseChatModel, EndpointSettings):
     timeout: float | None = Field(default=120.0, alias="request_timeout")
     """Seconds allowed for each network read (and a whole non-streamed answer)."""
     n: int = 1
-    logprobs: bool | None = None
-    top_logprobs: int | None = None
     streaming: bool = False
     """Use streaming under `invoke` too (callbacks then receive tokens)."""
 
@@ -108,7 +106,12 @@ class ChatDomestic(BaseChatModel, EndpointSettings):
 
     @property
     def lc_secrets(self) -> dict[str, str]:
-        return {"api_key": "DOMESTIC_LLM_API_KEY"}
+        # key-like default headers (apikey, X-Api-Key, ...) become secret references too
+        secrets = {"api_key": "DOMESTIC_LLM_API_KEY"}
+        for name, value in (self.default_headers or {}).items():
+            if isinstance(value, SecretStr):
+                secrets[f"default_headers.{name}"] = "DOMESTIC_LLM_HEADER_" + name.upper().replace("-", "_")
+        return secrets
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
@@ -190,11 +193,12 @@ class ChatDomestic(BaseChatModel, EndpointSettings):
     ) -> Iterator[ChatGenerationChunk]:
         request = self._request(messages, stop, kwargs)
         dialect = self.client.dialect.name
+        ids = _StreamId()
         with langchain_errors():
             for chunk in self.client.stream(request):
                 if chunk.choice:  # LangChain streams one choice; n > 1 is served by invoke
                     continue
-                gen = to_generation_chunk(chunk, request.model, dialect)
+                gen = to_generation_chunk(chunk, request.model, dialect, ids.of(chunk))
                 if run_manager:
                     run_manager.on_llm_new_token(gen.text, chunk=gen)
                 yield gen
@@ -208,11 +212,12 @@ class ChatDomestic(BaseChatModel, EndpointSettings):
     ) -> AsyncIterator[ChatGenerationChunk]:
         request = self._request(messages, stop, kwargs)
         dialect = self.client.dialect.name
+        ids = _StreamId()
         with langchain_errors():
             async for chunk in self.client.astream(request):
                 if chunk.choice:
                     continue
-                gen = to_generation_chunk(chunk, request.model, dialect)
+                gen = to_generation_chunk(chunk, request.model, dialect, ids.of(chunk))
                 if run_manager:
                     await run_manager.on_llm_new_token(gen.text, chunk=gen)
                 yield gen
@@ -332,6 +337,27 @@ class ChatDomestic(BaseChatModel, EndpointSettings):
         parse = RunnablePassthrough.assign(parsed=itemgetter("raw") | parser, parsing_error=lambda _: None)
         fallback = RunnablePassthrough.assign(parsed=lambda _: None)
         return RunnableMap(raw=llm) | parse.with_fallbacks([fallback], exception_key="parsing_error")
+
+
+class _StreamId:
+    """One message id for every chunk of a stream, fixed when the first chunk is yielded.
+
+    The server's response id when its first chunk carries one; otherwise `None` throughout,
+    and langchain-core gives every chunk the run's id. LangGraph's `stream_mode="messages"`
+    groups chunks by this id, so it must never change mid-stream.
+    """
+
+    __slots__ = ("value", "fixed")
+
+    def __init__(self) -> None:
+        self.value: str | None = None
+        self.fixed = False
+
+    def of(self, chunk: Any) -> str | None:
+        if not self.fixed:
+            self.fixed = True
+            self.value = None if chunk.id is None else str(chunk.id)
+        return self.value
 
 
 def _json_parser(model: type[BaseModel] | None) -> Callable[[AIMessage], Any]:

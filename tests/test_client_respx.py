@@ -179,7 +179,7 @@ def test_environment_configuration(monkeypatch):
     ("verify", "/nonexistent/ca.pem", "verify='/nonexistent/ca.pem': no such CA bundle"),
     ("max_connections", 0, "max_connections=0 must be >= 1"),
     ("connect_timeout", -1, "connect_timeout=-1 must be a positive"),
-    ("auth_scheme", "bogus", "auth_scheme='bogus' must be one of bearer, raw, x-auth-token, none"),
+    ("auth_scheme", "bogus", "auth_scheme='bogus' must be one of bearer, raw, x-auth-token, basic, none, 'header:<Header-Name>'"),
     ("proxy", "not a url", "proxy='not a url' must be a URL starting with"),
 ])
 def test_transport_options_are_checked_at_construction(option, value, message):

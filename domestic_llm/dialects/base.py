@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
+from ..credentials import auth_headers
+from ..errors import ConfigurationError
 from ..sse import SSEEvent
 from ..thinking import ThinkMode
 from ..types import ChatChunk, ChatRequest, ChatResult
+from ..urls import append_path
 
-AuthScheme = Literal["bearer", "raw", "x-auth-token", "none"]
+AuthScheme = str
+"""`bearer`, `raw`, `x-auth-token`, `basic`, `none`, `header:<Name>` or `query:<name>` (see `domestic_llm.credentials`)."""
 
 
 @dataclass(slots=True)
@@ -93,13 +97,18 @@ class Dialect:
     path_rank: ClassVar[int] = 0
     #: the body field holding the conversation or prompt (tells dialects sharing a path apart in from_curl)
     input_field: ClassVar[str] = "messages"
+    #: OpenAI content-part types a message may carry (`file`, `input_audio`, … only where the API takes them)
+    content_part_types: ClassVar[frozenset[str]] = frozenset({"text"})
 
     def chat_url(self, base_url: str) -> str:
         """The chat route under a base URL (`http://host:1025/v1` → `.../v1/chat/completions`)."""
-        return base_url.rstrip("/") + self.chat_path
+        return append_path(base_url, self.chat_path)
 
     def auth_headers(self, token: str | None, scheme: AuthScheme | None = None) -> dict[str, str]:
         """Headers that carry `token` the way this dialect (or an explicit `scheme`) wants."""
+        extended = auth_headers(token, scheme)  # basic, header:<Name>, query:<name>
+        if extended is not None:
+            return extended
         if not token:
             return {}
         scheme = scheme or self.auth_scheme
@@ -161,6 +170,18 @@ class Dialect:
             elif isinstance(item, str):
                 ids.append(item)
         return ids
+    def check_content_parts(self, request: ChatRequest) -> None:
+        """Refuse content parts (files, audio, images) this API cannot carry, before sending."""
+        for i, m in enumerate(request.messages):
+            if isinstance(m.content, list):
+                for part in m.content:
+                    kind = part.get("type") if isinstance(part, dict) else None
+                    if kind not in self.content_part_types:
+                        raise ConfigurationError(
+                            f"messages[{i}]: a {kind!r} content part cannot be sent to the {self.name!r} dialect, "
+                            f"which carries only {', '.join(sorted(self.content_part_types))}; use an endpoint "
+                            "of the openai dialect (vLLM, MindIE) for files and audio"
+                        )
 
     def build_request(
         self, request: ChatRequest, *, url: str, stream: bool, headers: dict[str, str], options: ParseOptions

@@ -153,7 +153,7 @@ class JSONStreamParser(StreamParser):
                 if sp.orphan_close:
                     self.meta["orphan_think_close"] = True
             if text or reasoning:
-                out.append(ChatChunk(index, text, reasoning))
+                out.append(ChatChunk(index, text, reasoning, id=self.meta.get("id")))
         meta = self.meta
         if self.skipped:
             meta["skipped_lines"] = self.skipped
@@ -164,7 +164,8 @@ class JSONStreamParser(StreamParser):
                 meta.setdefault("raw_finish_reason", raw)
         if len(self.finish_reasons) > 1:
             meta["finish_reasons"] = dict(self.finish_reasons)
-        out.append(ChatChunk(0, final=True, finish_reason=self.finish_reasons.get(0), usage=self.usage, metadata=meta))
+        out.append(ChatChunk(0, final=True, finish_reason=self.finish_reasons.get(0), usage=self.usage, metadata=meta,
+                             id=meta.get("id")))
         return out
 
     def text_delta_unguarded(self, index: int, text: str) -> tuple[str, str]:

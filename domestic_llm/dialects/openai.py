@@ -142,10 +142,12 @@ class ChatCompletionsDialect(Dialect):
     unsupported_params: ClassVar[frozenset[str]] = frozenset({"penalty_score"})
     #: finish reasons renamed to OpenAI's vocabulary
     finish_aliases: ClassVar[dict[str, str]] = {}
+    content_part_types: ClassVar[frozenset[str]] = frozenset({"text", "image_url"})
 
     # ---- request --------------------------------------------------------------------
 
     def validate(self, request: ChatRequest) -> None:
+        self.check_content_parts(request)
         for key in self.unsupported_params:
             value = request.params.get(key)
             if value is not None and not (key == "n" and value == 1):
@@ -336,8 +338,9 @@ class ChatCompletionsDialect(Dialect):
             calls = [state.tool_delta(index, tc) for tc in raw_calls if isinstance(tc, dict)] if (
                 raw_calls.__class__ is list) else []
             self.choice_extras(choice, delta, state.meta)
-            if text or reasoning or calls:
-                out.append(ChatChunk(index, text, reasoning, calls))
+            logprobs = choice.get("logprobs")
+            if text or reasoning or calls or logprobs:
+                out.append(ChatChunk(index, text, reasoning, calls, id=state.meta.get("id"), logprobs=logprobs or None))
             raw_finish = choice.get("finish_reason")
             if raw_finish is not None:
                 state.set_finish(index, raw_finish, self.normalize_finish(raw_finish))
@@ -356,3 +359,5 @@ class OpenAIDialect(ChatCompletionsDialect):
 
     name = "openai"
     path_rank = 10  # every gateway path also ends in /chat/completions
+    # files and audio as OpenAI sends them; audio_url / video_url are vLLM's multimodal extensions
+    content_part_types = frozenset({"text", "image_url", "file", "input_audio", "audio_url", "video_url"})

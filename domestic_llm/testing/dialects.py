@@ -60,6 +60,19 @@ class RenderContext:
         return total
 
 
+def logprobs_json(ctx: RenderContext, tokens: list[str]) -> dict[str, Any] | None:
+    """OpenAI-style logprobs of `tokens` when the request asked for them (deterministic values)."""
+    if not ctx.body.get("logprobs"):
+        return None
+    top = ctx.body.get("top_logprobs") or 0
+
+    def entry(token: str, rank: int) -> dict[str, Any]:
+        return {"token": token, "logprob": round(-0.05 * (rank + 1) * len(token), 4), "bytes": list(token.encode())}
+
+    return {"content": [{**entry(t, 0), "top_logprobs": [entry(t if r == 0 else f"{t}~{r}", r) for r in range(top)]}
+                        for t in tokens]}
+
+
 class EmulatedDialect:
     """Base: an OpenAI-style route. Subclasses change what their seed changes."""
 
@@ -165,7 +178,8 @@ class EmulatedDialect:
             "created": CREATED,
             "model": ctx.model,
             "choices": [
-                {"index": i, "message": self.message_json(ctx.choice_reply(i)), "logprobs": None,
+                {"index": i, "message": self.message_json(ctx.choice_reply(i)),
+                 "logprobs": logprobs_json(ctx, pieces(self.message_json(ctx.choice_reply(i))["content"] or "")),
                  "finish_reason": ctx.choice_reply(i).finish}
                 for i in range(ctx.n)
             ],
@@ -240,7 +254,10 @@ class EmulatedDialect:
                     delta.get("tool_calls") and delta["tool_calls"][0].get("id")
                 ):
                     emitted += 1
-                events.append(chunk([self.stream_choice(i, delta, None)]))
+                choice = self.stream_choice(i, delta, None)
+                if delta.get("content"):
+                    choice["logprobs"] = logprobs_json(ctx, [delta["content"]])
+                events.append(chunk([choice]))
             events.append(chunk([self.stream_choice(i, {}, self.finish_name(reply.finish))]))
         if self.usage_always or (ctx.body.get("stream_options") or {}).get("include_usage"):
             events.append(chunk([], final_usage=True))
@@ -279,6 +296,8 @@ class EmulatedIAS(EmulatedDialect):
         events = []
         reply = ctx.reply
         deltas = [{"role": "assistant", "content": "", "isSensitiveWord": False}]
+        deltas += [{"role": None, "content": "", self.reasoning_key: p, "isSensitiveWord": False}
+                   for p in pieces(reply.reasoning)]
         deltas += [{"role": None, "content": p, "isSensitiveWord": sensitive and i == 0}
                    for i, p in enumerate(pieces(reply.text))]
         for d in deltas:
