@@ -11,6 +11,7 @@ from llama_index.core.base.llms.types import (
     ChatMessage,
     ChatResponse,
     ImageBlock,
+    LogProb,
     MessageRole,
     TextBlock,
     ThinkingBlock,
@@ -118,7 +119,34 @@ def assistant_message(text: str, reasoning: str, calls: list[tuple[str | None, s
     if text or not calls:
         blocks.append(TextBlock(text=text))
     blocks += [ToolCallBlock(tool_call_id=cid, tool_name=name, tool_kwargs=args) for cid, name, args in calls]
-    return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks)
+    # also the OpenAI shape in additional_kwargs: llama-index-core reads tool calls from there
+    # (streamed structured output, chat engines) before asking get_tool_calls_from_response
+    extra = {"tool_calls": [{"id": cid, "type": "function", "function": {"name": name, "arguments": args}}
+                            for cid, name, args in calls]} if calls else {}
+    return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=extra)
+
+
+def to_logprobs(raw: Any) -> list[list[LogProb]]:
+    """OpenAI logprobs (`{"content": [{token, logprob, bytes, top_logprobs}]}`) as LlamaIndex's per-token lists.
+
+    Each token's list holds its `top_logprobs` when the server sent them (as
+    llama-index-llms-openai does), else the chosen token alone.
+    """
+    content = raw.get("content") if isinstance(raw, dict) else None
+    out: list[list[LogProb]] = []
+    for entry in content if isinstance(content, list) else ():
+        if not isinstance(entry, dict):
+            continue
+        alternatives = entry.get("top_logprobs") or [entry]
+        out.append([_logprob(a) for a in alternatives if isinstance(a, dict)])
+    return out
+
+
+def _logprob(entry: dict[str, Any]) -> LogProb:
+    value = entry.get("logprob")
+    raw_bytes = entry.get("bytes")
+    return LogProb(token=str(entry.get("token") or ""), logprob=float(value) if isinstance(value, (int, float)) else 0.0,
+                   bytes=raw_bytes if isinstance(raw_bytes, list) else [])
 
 
 def end_kwargs(finish_reason: str | None, usage: Usage | None, metadata: dict[str, Any], dialect: str) -> dict[str, Any]:
@@ -135,4 +163,5 @@ def chat_response(result: ChatResult, dialect: str) -> ChatResponse:
     extra = end_kwargs(choice.finish_reason, result.usage, result.metadata, dialect)
     if choice.reasoning:
         extra["reasoning_content"] = choice.reasoning
-    return ChatResponse(message=message, raw=extra, additional_kwargs=extra)
+    return ChatResponse(message=message, raw=extra, additional_kwargs=extra,
+                        logprobs=to_logprobs(choice.logprobs) or None)

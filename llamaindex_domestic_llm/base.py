@@ -21,6 +21,7 @@ back with reasoning as a `ThinkingBlock` (first block), tool calls as
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncGenerator, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,7 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     ToolCallBlock,
 )
-from llama_index.core.bridge.pydantic import Field, SecretStr
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
 from llama_index.core.constants import DEFAULT_NUM_OUTPUTS
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
@@ -49,13 +50,16 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 
 from domestic_llm.errors import ConfigurationError
+from domestic_llm.models import context_window_of, models_url
 from domestic_llm.settings import EndpointSettings, api_key_from_env
 from domestic_llm.types import ChatChunk, ChatRequest, Message
 
-from ._convert import assistant_message, chat_response, end_kwargs, to_neutral
+from ._convert import assistant_message, chat_response, end_kwargs, to_logprobs, to_neutral
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
+
+log = logging.getLogger("domestic_llm")
 
 
 class DomesticLLM(FunctionCallingLLM, EndpointSettings):
@@ -80,7 +84,8 @@ class DomesticLLM(FunctionCallingLLM, EndpointSettings):
     """Key or token (`DOMESTIC_LLM_API_KEY`); never serialised."""
     context_window: int = Field(
         default=8192, gt=0,
-        description="The server's max_model_len; 8192 is the smallest common for Qwen / DeepSeek-R1 distill deployments.",
+        description="Context length; unless set, read once from the server's /v1/models max_model_len, else 8192 "
+                    "(the smallest common for Qwen / DeepSeek-R1 distill deployments).",
     )
     num_output: int | None = Field(default=None, description="Tokens reserved for the answer; default max_tokens.")
 
@@ -91,10 +96,27 @@ class DomesticLLM(FunctionCallingLLM, EndpointSettings):
     def __repr__(self) -> str:
         return f"DomesticLLM(model={self.model!r}, dialect={self.client.dialect.name!r})"
 
+    _served_context: int | None = PrivateAttr(default=None)
+    _asked_server: bool = PrivateAttr(default=False)
+
+    def _context_window(self) -> int:
+        """The configured value, else the server's `max_model_len` (asked once, lazily), else the default."""
+        if "context_window" in self.model_fields_set:
+            return self.context_window
+        if not self._asked_server:
+            self._asked_server = True
+            if models_url(self.client.url) is not None:
+                try:
+                    self._served_context = context_window_of(self.client, self.model)
+                except Exception as exc:  # noqa: BLE001 - an optional hint: the default stands
+                    log.debug("domestic_llm: /v1/models gave no context length (%s); using %d",
+                              type(exc).__name__, self.context_window)
+        return self._served_context or self.context_window
+
     @property
     def metadata(self) -> LLMMetadata:
         return LLMMetadata(
-            context_window=self.context_window,
+            context_window=self._context_window(),
             num_output=self.num_output or self.max_tokens or DEFAULT_NUM_OUTPUTS,
             is_chat_model=True,
             is_function_calling_model=self.client.dialect.supports_tools,
@@ -114,6 +136,9 @@ class DomesticLLM(FunctionCallingLLM, EndpointSettings):
 
     def _request(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatRequest:
         return self.chat_request(to_neutral(messages), kwargs)
+
+    # complete/stream_complete call the client directly, not the instrumented chat methods:
+    # a completion is counted (TokenCountingHandler), traced and rate-limited once.
 
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
@@ -220,6 +245,8 @@ class DomesticLLM(FunctionCallingLLM, EndpointSettings):
                 first = calls[0]
                 response.message.blocks = [b for b in response.message.blocks
                                            if not isinstance(b, ToolCallBlock) or b is first]
+                if response.message.additional_kwargs.get("tool_calls"):
+                    response.message.additional_kwargs["tool_calls"] = response.message.additional_kwargs["tool_calls"][:1]
         return response
 
     def get_tool_calls_from_response(
@@ -254,13 +281,14 @@ def _parse_arguments(text: str) -> Any:
 class _StreamAccumulator:
     """Turns neutral chunks into LlamaIndex stream responses (accumulated message + delta)."""
 
-    __slots__ = ("dialect", "text", "reasoning", "calls")
+    __slots__ = ("dialect", "text", "reasoning", "calls", "logprobs")
 
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
         self.text: list[str] = []
         self.reasoning: list[str] = []
         self.calls: dict[int, list[Any]] = {}  # index -> [id, name, arguments]
+        self.logprobs: list[Any] = []
 
     def add(self, chunk: ChatChunk) -> ChatResponse | None:
         if chunk.choice:
@@ -269,6 +297,8 @@ class _StreamAccumulator:
             self.text.append(chunk.text)
         if chunk.reasoning:
             self.reasoning.append(chunk.reasoning)
+        if chunk.logprobs:
+            self.logprobs += to_logprobs(chunk.logprobs)
         for d in chunk.tool_calls:
             call = self.calls.setdefault(d.index, [None, "", ""])
             call[0] = call[0] or d.id
@@ -287,5 +317,7 @@ class _StreamAccumulator:
             extra.update(end_kwargs(chunk.finish_reason, usage, chunk.metadata, self.dialect))
             if reasoning:
                 extra["reasoning_content"] = reasoning
-            return ChatResponse(message=message, delta="", raw=extra, additional_kwargs=extra)
-        return ChatResponse(message=message, delta=chunk.text, additional_kwargs=extra)
+            return ChatResponse(message=message, delta="", raw=extra, additional_kwargs=extra,
+                                logprobs=list(self.logprobs) or None)
+        return ChatResponse(message=message, delta=chunk.text, additional_kwargs=extra,
+                            logprobs=list(self.logprobs) or None)
