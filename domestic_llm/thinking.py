@@ -75,15 +75,19 @@ class ThinkSplitter:
                     self.state = "reasoning" if state == "reasoning_lead" else "answer"
                     buf = stripped
             elif state == "reasoning":
+                # whitespace before </think> is layout, like the whitespace after <think>: trailing
+                # whitespace is held back until text follows it (or the tag makes it disappear)
                 pos = buf.find(CLOSE)
                 if pos >= 0:
-                    reasoning.append(buf[:pos])
+                    reasoning.append(buf[:pos].rstrip())
                     buf = buf[pos + len(CLOSE):]
                     self.state = "answer_lead"
                 else:
                     keep = _partial_suffix(buf, CLOSE)
-                    reasoning.append(buf[: len(buf) - keep])
-                    self.pending = buf[len(buf) - keep:]
+                    body = buf[: len(buf) - keep]
+                    text = body.rstrip()
+                    reasoning.append(text)
+                    self.pending = body[len(text):] + buf[len(buf) - keep:]
                     buf = ""
             else:  # answer
                 if self.saw_open or self.orphan_close:
@@ -109,7 +113,7 @@ class ThinkSplitter:
         if not pending:
             return "", ""
         if self.state in ("reasoning", "reasoning_lead"):
-            return ("" if self.drop else pending), ""
+            return ("" if self.drop else pending.rstrip()), ""
         if self.state == "start" and pending.strip() == "":
             return "", ""
         return "", pending

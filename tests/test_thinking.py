@@ -19,6 +19,17 @@ def stream(pieces, **kw):
     return "".join(r) + x, "".join(a) + y, sp
 
 
+@pytest.mark.parametrize("pieces", [["<think>\n想一想\n</think>\n\n答案"], ["<think>\n想一想\n", "</think>\n\n答案"],
+                                    ["<think>\n想", "一想\n\n", " </th", "ink>答案"], ["<think>想一想 \n"]])
+def test_reasoning_loses_its_layout_newlines_at_both_ends(pieces):
+    reasoning, answer, _ = stream(pieces)
+    assert reasoning == "想一想" and answer in ("答案", "")
+
+
+def test_whitespace_inside_reasoning_survives_chunk_edges():
+    assert stream(["<think>a \n", "b\n", "\nc</think>d"])[:2] == ("a \nb\n\nc", "d")
+
+
 def test_tag_split_across_chunks():
     assert stream(["<thi", "nk>\n想一", "想</th", "ink>\n\n答案"])[:2] == ("想一想", "答案")
 
@@ -43,7 +54,7 @@ def test_reasoning_is_released_while_the_close_tag_is_still_possible():
 
 
 def test_missing_opening_tag_non_streamed():
-    assert split_think_text("推理过程\n</think>\n\n答案") == ("推理过程\n", "答案")
+    assert split_think_text("推理过程\n</think>\n\n答案") == ("推理过程", "答案")
 
 
 def test_starts_open_streams_reasoning_first():
