@@ -236,3 +236,16 @@ def test_loopback_is_parsed_not_prefix_matched(host, loopback, caplog):
         ChatClient(model="m", base_url=f"http://{host}:8000/v1", api_key="k")
     warned = any("plain http" in r.getMessage() for r in caplog.records)
     assert warned is (not loopback)
+
+
+def test_connection_errors_with_a_url_key_never_show_it(caplog):
+    from domestic_llm import APIConnectionError
+
+    caplog.set_level(logging.DEBUG)
+    client = ChatClient(model="m", endpoint=f"http://127.0.0.1:9/v1/chat/completions?access_token={SECRET}",
+                        max_retries=0, connect_timeout=2)
+    with pytest.raises(APIConnectionError) as info:
+        client.invoke("hi")
+    surfaces = _error_surfaces(info.value) + [f"{r.getMessage()} {r.args}" for r in caplog.records]
+    assert "access_token=***" in str(info.value) or "127.0.0.1:9" in str(info.value)
+    assert not [s for s in surfaces if SECRET in s]

@@ -226,7 +226,7 @@ class _DropsQuietly:
 def _is_drop(exc: BaseException) -> bool:
     if isinstance(exc, _DroppedConnection):
         return True
-    inner = getattr(exc, "exceptions", None)
+    inner = getattr(exc, "exceptions", None) or ()
     return bool(inner) and all(_is_drop(e) for e in inner)
 
 
