@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .replies import Reply, pieces, usage_of
+from .replies import Reply, logprobs_json, pieces, usage_of
 
 CREATED = 1745725837
 VALID_ROLES = {"system", "user", "assistant", "tool", "function", "developer"}
@@ -58,19 +58,6 @@ class RenderContext:
             total["prompt_tokens"] = u["prompt_tokens"]
         total["total_tokens"] = total["prompt_tokens"] + total["completion_tokens"]
         return total
-
-
-def logprobs_json(ctx: RenderContext, tokens: list[str]) -> dict[str, Any] | None:
-    """OpenAI-style logprobs of `tokens` when the request asked for them (deterministic values)."""
-    if not ctx.body.get("logprobs"):
-        return None
-    top = ctx.body.get("top_logprobs") or 0
-
-    def entry(token: str, rank: int) -> dict[str, Any]:
-        return {"token": token, "logprob": round(-0.05 * (rank + 1) * len(token), 4), "bytes": list(token.encode())}
-
-    return {"content": [{**entry(t, 0), "top_logprobs": [entry(t if r == 0 else f"{t}~{r}", r) for r in range(top)]}
-                        for t in tokens]}
 
 
 class EmulatedDialect:
@@ -179,7 +166,7 @@ class EmulatedDialect:
             "model": ctx.model,
             "choices": [
                 {"index": i, "message": self.message_json(ctx.choice_reply(i)),
-                 "logprobs": logprobs_json(ctx, pieces(self.message_json(ctx.choice_reply(i))["content"] or "")),
+                 "logprobs": logprobs_json(ctx.body, pieces(self.message_json(ctx.choice_reply(i))["content"] or "")),
                  "finish_reason": ctx.choice_reply(i).finish}
                 for i in range(ctx.n)
             ],
@@ -256,7 +243,7 @@ class EmulatedDialect:
                     emitted += 1
                 choice = self.stream_choice(i, delta, None)
                 if delta.get("content"):
-                    choice["logprobs"] = logprobs_json(ctx, [delta["content"]])
+                    choice["logprobs"] = logprobs_json(ctx.body, [delta["content"]])
                 events.append(chunk([choice]))
             events.append(chunk([self.stream_choice(i, {}, self.finish_name(reply.finish))]))
         if self.usage_always or (ctx.body.get("stream_options") or {}).get("include_usage"):

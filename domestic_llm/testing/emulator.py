@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
-import logging
 import socket
 import threading
 import time
@@ -33,6 +31,7 @@ from typing import Any
 from .dialects import EMULATED, EmulatedDialect, RenderContext
 from .prompt_servers import prompt_server_routes
 from .rag import rag_routes
+from .serving import DropsQuietly, DroppedConnection, credential_at, quiet_drops
 from .replies import Reply, default_reply
 
 
@@ -125,7 +124,7 @@ def _build_app(state: EmulatorState) -> Any:
             if state.iam_tokens is not None and dialect.auth == "x-auth-token":
                 authorized = request.headers.get("x-auth-token") in state.iam_tokens
             elif state.auth_location is not None:
-                authorized = _credential_at(request, state.auth_location) == state.api_key
+                authorized = credential_at(request, state.auth_location) == state.api_key
             else:
                 authorized = dialect.authorized(request.headers, state.api_key)
             if not authorized:
@@ -196,55 +195,7 @@ def _build_app(state: EmulatorState) -> Any:
     routes.append(Route("/v3/auth/tokens", iam_tokens, methods=["POST"]))
     routes.append(Route("/v1/models", models, methods=["GET"]))
     routes.extend(rag_routes(state))  # embeddings, rerank, tokenize (testing/rag.py)
-    return _DropsQuietly(Starlette(routes=routes))
-
-
-class _DroppedConnection(Exception):
-    """Raised inside a stream to cut the connection (Fault.drop_after_chunks)."""
-
-
-class _DropsQuietly:
-    """ASGI wrapper: an emulated drop closes the connection with one INFO line instead of a traceback.
-
-    Returning without finishing the response makes uvicorn close the socket (what a
-    real dropped connection looks like to the client); uvicorn's own one-line
-    complaint about that is filtered out by `_QuietDrops`.
-    """
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        try:
-            await self.app(scope, receive, send)
-        except BaseException as exc:  # starlette may wrap it in an exception group
-            if not _is_drop(exc):
-                raise
-            logging.getLogger("domestic_llm.emulator").info("emulated connection drop on %s", scope.get("path"))
-
-
-def _is_drop(exc: BaseException) -> bool:
-    if isinstance(exc, _DroppedConnection):
-        return True
-    inner = getattr(exc, "exceptions", None) or ()
-    return bool(inner) and all(_is_drop(e) for e in inner)
-
-
-class _QuietDrops(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "returned without completing response" not in record.getMessage()
-
-
-def _credential_at(request: Any, location: str) -> str | None:
-    kind, _, name = location.partition(":")
-    if kind == "header":
-        return request.headers.get(name)
-    if kind == "query":
-        return request.query_params.get(name)
-    auth = request.headers.get("authorization") or ""
-    if kind == "basic" and auth.startswith("Basic "):
-        return base64.b64decode(auth[6:]).decode("utf-8", "replace")
-    return None
+    return DropsQuietly(Starlette(routes=routes))
 
 
 def _take_fault(state: EmulatorState) -> Fault | None:
@@ -272,7 +223,7 @@ async def _send(events: list[str], state: EmulatorState, fault: Fault | None) ->
     for n, event in enumerate(events):
         if fault is not None:
             if fault.drop_after_chunks is not None and n >= fault.drop_after_chunks:
-                raise _DroppedConnection()
+                raise DroppedConnection()
             if fault.stall_after_chunks is not None and n >= fault.stall_after_chunks:
                 end = time.monotonic() + 30
                 while time.monotonic() < end:
@@ -385,9 +336,7 @@ class Emulator:
             ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
         )
         self._server = uvicorn.Server(config)
-        quiet = logging.getLogger("uvicorn.error")
-        if not any(isinstance(f, _QuietDrops) for f in quiet.filters):
-            quiet.addFilter(_QuietDrops())
+        quiet_drops()
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, name="domestic-llm-emulator", daemon=True
         )
@@ -428,6 +377,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"domestic-llm emulator on {emu.url}")
     for d in EMULATED:
         print(f"  {d.name:<14} POST {emu.url}{d.example_path()}")
+    quiet_drops()
     uvicorn.run(emu.app, host=args.host, port=args.port, log_level="warning")
 
 

@@ -66,6 +66,19 @@ def prompt_tokens(messages: list[dict[str, Any]]) -> int:
     return sum(len(content_text(m.get("content"))) for m in messages if isinstance(m, dict))
 
 
+def logprobs_json(body: dict[str, Any], tokens: list[str]) -> dict[str, Any] | None:
+    """OpenAI-style logprobs of `tokens` when the request body asked for them (deterministic values)."""
+    if not body.get("logprobs"):
+        return None
+    top = body.get("top_logprobs") or 0
+
+    def entry(token: str, rank: int) -> dict[str, Any]:
+        return {"token": token, "logprob": round(-0.05 * (rank + 1) * len(token), 4), "bytes": list(token.encode())}
+
+    return {"content": [{**entry(t, 0), "top_logprobs": [entry(t if r == 0 else f"{t}~{r}", r) for r in range(top)]}
+                        for t in tokens]}
+
+
 def usage_of(reply: Reply, messages: list[dict[str, Any]], n: int = 1) -> dict[str, int]:
     """Usage exactly as the stream reports it: one token per piece."""
     reasoning = len(pieces(reply.reasoning))
