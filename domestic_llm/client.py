@@ -583,6 +583,7 @@ class ChatClient:
         last: DomesticLLMError | None = None
         for http in self.dialect.models_requests(self.url):
             http.headers.update(self.dialect.auth_headers(token, self.auth_scheme))
+            http.url = with_query_credential(http.url, self.auth_scheme, token)
             resp = self.transport.send(http, stream=False)
             if resp.status_code < 400:
                 return self.dialect.parse_models(resp.json())
@@ -596,6 +597,7 @@ class ChatClient:
         last: DomesticLLMError | None = None
         for http in self.dialect.models_requests(self.url):
             http.headers.update(self.dialect.auth_headers(token, self.auth_scheme))
+            http.url = with_query_credential(http.url, self.auth_scheme, token)
             resp = await self.transport.asend(http, stream=False)
             if resp.status_code < 400:
                 return self.dialect.parse_models(resp.json())

@@ -1,9 +1,10 @@
 """What a server serves: `GET /v1/models` (vLLM, MindIE, SGLang, llama.cpp, the emulator).
 
-`fetch_served_models(client)` asks the endpoint's OpenAI-style models route (the
-chat URL with `/chat/completions` replaced by `/models`) with the client's own
-transport and credentials. vLLM reports each model's context length as
-`max_model_len`; `context_window_of` reads it for one model name.
+`ChatClient.list_models()` gives the ids; `fetch_served_models(client)` asks the
+same OpenAI-style route (the chat URL with `/chat/completions` replaced by
+`/models`) with the client's own transport and credentials and keeps each entry's
+fields: vLLM reports a model's context length as `max_model_len`, which
+`context_window_of` reads for one model name.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .credentials import with_query_credential
-from .dialects.base import HttpRequest
 from .errors import MalformedResponseError, error_class_for
 
 CHAT_SUFFIX = "/chat/completions"
@@ -57,13 +57,14 @@ def parse_models(body: Any) -> list[ServedModel]:
 
 def fetch_served_models(client: Any) -> list[ServedModel]:
     """The models a `ChatClient`'s server serves (one GET, no retries)."""
-    url = models_url(client.url)
-    if url is None:
+    if models_url(client.url) is None:
         raise MalformedResponseError(f"the {client.dialect.name} endpoint has no OpenAI-style /v1/models route")
+    http = client.dialect.models_requests(client.url)[0]  # the same route as ChatClient.list_models
     token = client._token_sync(False)
-    headers = {"Accept": "application/json", **client.dialect.auth_headers(token, client.auth_scheme)}
-    resp = client.transport.send(HttpRequest("GET", with_query_credential(url, client.auth_scheme, token), headers),
-                                 stream=False)
+    http.headers.update(client.dialect.auth_headers(token, client.auth_scheme))
+    url = http.url
+    http.url = with_query_credential(url, client.auth_scheme, token)
+    resp = client.transport.send(http, stream=False)
     if resp.status_code >= 400:
         raise error_class_for(resp.status_code)(f"GET /v1/models answered HTTP {resp.status_code}",
                                                 status=resp.status_code, url=url)

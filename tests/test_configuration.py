@@ -153,3 +153,16 @@ def test_curl_x_auth_token_on_a_non_pangu_url(emulator):
     llm = DomesticLLM.from_curl(f"curl {emulator.base_url}/chat/completions -H 'X-Auth-Token: tok-1' "
                                 "-d '{\"model\": \"qwen-72b\"}'")
     assert llm.api_key.get_secret_value() == "tok-1" and llm.complete("hi").text
+
+
+def test_list_models_sends_the_key_where_chat_does_and_keeps_the_query(emulator):
+    from domestic_llm.models import fetch_served_models
+
+    emulator.state.api_key, emulator.state.auth_location = "sk-q", "query:access_token"
+    client = ChatClient(model="qwen-72b", base_url=emulator.base_url + "?api-version=1&access_token=sk-q")
+    assert client.url == emulator.base_url + "/chat/completions?api-version=1"
+    assert client.list_models() == ["emulated"] and client.invoke("hi").text
+    assert fetch_served_models(client)[0].max_model_len == 32768
+    emulator.state.api_key = "another"
+    with pytest.raises(Exception, match="401"):
+        client.list_models()  # the route is guarded: the passes above did carry the key

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
 
 from ..credentials import auth_headers
 from ..errors import ConfigurationError
@@ -157,8 +158,9 @@ class Dialect:
 
     def models_requests(self, url: str) -> list[HttpRequest]:
         """Requests that list the served models, tried in order (OpenAI's `GET .../models` by default)."""
-        base = re.sub(r"/chat/completions/?$", "", url)
-        return [HttpRequest("GET", base + "/models", {"Accept": "application/json"})]
+        parts = urlsplit(url)  # a query string (?api-version=...) stays at the end
+        base = re.sub(r"/chat/completions/?$", "", parts.path)
+        return [HttpRequest("GET", urlunsplit(parts._replace(path=base + "/models")), {"Accept": "application/json"})]
 
     def parse_models(self, body: Any) -> list[str]:
         """Model ids out of a models listing (`{"data": [{"id": ...}]}`)."""

@@ -167,6 +167,9 @@ def _build_app(state: EmulatorState) -> Any:
 
     async def models(request: Request) -> Response:
         state.requests.append(RecordedRequest(request.method, request.url.path, dict(request.headers), None))
+        if state.api_key is not None and state.auth_location is not None:  # vLLM --api-key guards this route too
+            if credential_at(request, state.auth_location) != state.api_key:
+                return JSONResponse(EMULATED[0].error_body(401, "unauthorized", "invalid or missing credentials"), 401)
         length = {"max_model_len": state.max_model_len} if state.max_model_len is not None else {}
         served = state.served_models or ["emulated"]
         return JSONResponse({"object": "list", "data": [{"id": m, "object": "model", "owned_by": "emulator", **length}
