@@ -47,7 +47,8 @@ class ConnectionSettings(BaseModel):
 
     api_key: SecretStr | None = None
     """Key or token; sent the way the route's dialect wants (`auth_scheme` overrides)."""
-    auth_scheme: Literal["bearer", "raw", "x-auth-token", "none"] | None = None
+    auth_scheme: str | None = None
+    """`bearer`, `raw`, `x-auth-token`, `basic`, `header:<Name>`, `query:<name>` or `none`."""
     token_provider: Callable[[], Any] | None = Field(default=None, exclude=True)
     """Callable (sync or async) returning a fresh token; asked before each request and again after a 401."""
     timeout: float | None = 120.0
@@ -56,7 +57,7 @@ class ConnectionSettings(BaseModel):
     total_timeout: float | None = None
     """Cap in seconds on a whole request including retries."""
     max_retries: int = 2
-    default_headers: dict[str, str] | None = None
+    default_headers: dict[str, str | SecretStr] | None = None
     verify: bool | str = True
     """TLS verification: `True`, `False`, or the path of a CA bundle (private CAs)."""
     proxy: str | None = None

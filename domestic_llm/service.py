@@ -29,6 +29,7 @@ from typing import Any, TypeVar, cast
 import httpx
 
 from .client import ChatClient, _header_request_id, env
+from .credentials import with_query_credential
 from .dialects.base import Dialect, HttpRequest
 from .errors import (
     APIStatusError,
@@ -153,7 +154,10 @@ class ServiceEngine(ChatClient):
         return request
 
     def _http(self, request: Any, stream: bool, token: str | None, state: dict[str, bool]) -> HttpRequest:
-        return request(self._headers(False, token))  # type: ignore[no-any-return]
+        http: HttpRequest = request(self._headers(False, token))
+        # a key configured as a URL query parameter (auth_scheme="query:<name>") rides on every route
+        http.url = with_query_credential(http.url, self.auth_scheme, token)
+        return http
 
     def _status_error(self, resp: httpx.Response, body_bytes: bytes, token: str | None) -> DomesticLLMError:
         exc = super()._status_error(resp, body_bytes, token)

@@ -249,3 +249,16 @@ def test_connection_errors_with_a_url_key_never_show_it(caplog):
     surfaces = _error_surfaces(info.value) + [f"{r.getMessage()} {r.args}" for r in caplog.records]
     assert "access_token=***" in str(info.value) or "127.0.0.1:9" in str(info.value)
     assert not [s for s in surfaces if SECRET in s]
+
+
+def test_query_key_reaches_embedding_route_and_stays_secret(emulator):
+    """A key given as `?access_token=` on an embedding endpoint is sent on the query and never shown."""
+    from domestic_llm.embeddings import EmbeddingClient
+
+    emulator.state.api_key = SECRET
+    emulator.state.auth_location = "query:access_token"
+    client = EmbeddingClient(model="bge-m3", endpoint=f"{emulator.base_url}/embeddings?access_token={SECRET}")
+    vectors = client.embed(["你好", "世界"])
+    assert len(vectors) == 2 and all(any(v) for v in vectors)
+    assert SECRET not in repr(client)
+    assert emulator.requests[-1].path.endswith("/v1/embeddings")

@@ -36,6 +36,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from .serving import credential_at
+
 DEFAULT_DIM = 64
 MAX_MODEL_LEN = 512
 # ChatML special tokens (Qwen's ids), one token each in the emulated chat template
@@ -154,7 +156,7 @@ def rag_routes(state: Any) -> list[Any]:
                 return JSONResponse({"object": "error", "message": f"emulated failure {fault.status}",
                                      "type": "emulated_fault", "param": None, "code": fault.status},
                                     fault.status, headers=headers)
-            if state.api_key is not None and request.headers.get("authorization") != f"Bearer {state.api_key}":
+            if state.api_key is not None and not _authorized(request, state):
                 if style == "tei":
                     return tei_error(401, "Unauthorized", "Unhealthy")
                 return vllm_error(401, "Unauthorized")
@@ -353,3 +355,10 @@ def rag_routes(state: Any) -> list[Any]:
         route("/v1/score", "vllm", vllm_score),
         route("/tokenize", "vllm", tokenize),
     ]
+
+
+def _authorized(request: Any, state: Any) -> bool:
+    """The key where the emulator expects it: `state.auth_location`, else a Bearer header."""
+    if state.auth_location is not None:
+        return credential_at(request, state.auth_location) == state.api_key
+    return request.headers.get("authorization") == f"Bearer {state.api_key}"
