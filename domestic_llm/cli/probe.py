@@ -1,0 +1,497 @@
+"""`domestic-llm probe URL`: what an endpoint is and does, in a report a person can paste into a ticket.
+
+It sends at most five small requests (each answer capped by a tiny `max_tokens`):
+the model list (OpenAI-style servers only), one plain answer, one streamed answer
+(plus the client's own retry without `stream_options` if a strict server refuses
+it), and one answer with a tool offered. Every request is shown afterwards as it
+went on the wire, with the key redacted. The chat requests go through the normal
+`ChatClient`, so the probe sees the endpoint exactly as applications will.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ..client import ChatClient, env
+from ..dialects import get_dialect, infer_dialect, known_dialects
+from ..errors import (
+    AuthenticationError,
+    DomesticLLMError,
+    NotFoundError,
+    PermissionDeniedError,
+    redact_url,
+)
+from ..types import ChatRequest, Message
+from .errors import EXIT_USAGE, CLIError, explain, one_line
+
+PROBE_MAX_TOKENS = 16  # enough for a word of answer or the start of reasoning; cheap on any server
+PROBE_PROMPT = "Reply with the single word: ok"
+TOOL_PROMPT = "What time is it now? Use the get_current_time tool."
+PROBE_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_current_time",
+        "description": "The current local time.",
+        "parameters": {"type": "object", "properties": {}},
+    },
+}
+SECRET_HEADER_HINTS = ("auth", "token", "key", "secret", "sign", "password", "cookie")
+SHOWN_HEADERS_SKIP = {"host", "accept-encoding", "connection", "user-agent", "content-length"}
+# model-list fields servers use for the context window (vLLM: max_model_len)
+CONTEXT_FIELDS = ("max_model_len", "context_length", "context_window", "max_context_length", "max_seq_len")
+
+
+@dataclass
+class Exchange:
+    """One HTTP request the probe sent, as it went on the wire (secret redacted), and its outcome."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: Any
+    status: int | None = None
+    content_type: str | None = None
+    elapsed_ms: float | None = None
+    started: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "url": self.url, "headers": self.headers, "body": self.body,
+                "status": self.status, "content_type": self.content_type,
+                "elapsed_ms": None if self.elapsed_ms is None else round(self.elapsed_ms, 1)}
+
+
+class Recorder:
+    """httpx event hooks that keep a redacted copy of every request and the status it got."""
+
+    def __init__(self, secret: str | None) -> None:
+        self.secret = secret
+        self.exchanges: list[Exchange] = []
+
+    def redact(self, text: str) -> str:
+        return text.replace(self.secret, "***") if self.secret else text
+
+    def on_request(self, request: httpx.Request) -> None:
+        headers = {}
+        for name, value in request.headers.items():
+            low = name.lower()
+            if low in SHOWN_HEADERS_SKIP:
+                continue
+            if any(h in low for h in SECRET_HEADER_HINTS):
+                scheme = value.split(" ", 1)[0] if " " in value else ""
+                value = f"{scheme} ***" if scheme.lower() in ("bearer", "basic", "token") else "***"
+            headers[name] = self.redact(value)
+        body: Any = None
+        content = request.content if request.method != "GET" else b""
+        if content:
+            text = self.redact(content.decode("utf-8", "replace"))
+            try:
+                body = json.loads(text)
+            except ValueError:
+                body = text[:500]
+        self.exchanges.append(Exchange(request.method, self.redact(redact_url(str(request.url))), headers, body,
+                                       started=time.perf_counter()))
+
+    def on_response(self, response: httpx.Response) -> None:
+        for ex in reversed(self.exchanges):
+            if ex.status is None:
+                ex.status = response.status_code
+                ex.content_type = response.headers.get("content-type")
+                ex.elapsed_ms = (time.perf_counter() - ex.started) * 1000
+                return
+
+    def hooks(self) -> dict[str, list[Any]]:
+        return {"request": [self.on_request], "response": [self.on_response]}
+
+
+@dataclass
+class Report:
+    """The probe's findings; `lines` is the ticket text, the fields its machine-readable form."""
+
+    endpoint: str
+    dialect: str | None = None
+    dialect_source: str | None = None
+    chat_url: str | None = None
+    model: str | None = None
+    auth: str | None = None
+    auth_ok: bool | None = None
+    models: list[str] | None = None
+    context_length: int | None = None
+    streams: bool | None = None
+    stream_usage: bool | None = None
+    stream_options_accepted: bool | None = None
+    reasoning: str | None = None  # "field" | "inline_think" | "none"
+    tools_accepted: bool | None = None
+    tool_called: str | None = None
+    usage: dict[str, Any] | None = None
+    error: str | None = None
+    lines: list[tuple[str, str]] = field(default_factory=list)
+    exchanges: list[Exchange] = field(default_factory=list)
+
+    def add(self, label: str, text: str) -> None:
+        self.lines.append((label, one_line(text, 300)))
+
+    def as_dict(self) -> dict[str, Any]:
+        keys = ("endpoint", "dialect", "dialect_source", "chat_url", "model", "auth", "auth_ok", "models",
+                "context_length", "streams", "stream_usage", "stream_options_accepted", "reasoning",
+                "tools_accepted", "tool_called", "usage", "error")
+        out = {k: getattr(self, k) for k in keys}
+        out["findings"] = {label: text for label, text in self.lines}
+        out["requests"] = [ex.as_dict() for ex in self.exchanges]
+        return out
+
+    def text(self) -> str:
+        width = max((len(label) for label, _ in self.lines), default=10) + 2
+        out = [f"domestic-llm probe report ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})"]
+        out += [f"{label + ':':<{width}}{text}" for label, text in self.lines]
+        out.append("")
+        out.append(f"requests sent ({len(self.exchanges)}; key redacted):")
+        for i, ex in enumerate(self.exchanges, 1):
+            outcome = f"HTTP {ex.status}" if ex.status is not None else "no answer"
+            if ex.elapsed_ms is not None:
+                outcome += f" in {ex.elapsed_ms:.0f} ms"
+            if ex.content_type:
+                outcome += f" ({ex.content_type.split(';')[0]})"
+            out.append(f"  {i}. {ex.method} {ex.url} -> {outcome}")
+            if ex.headers:
+                out.append("     headers: " + "; ".join(f"{k}: {v}" for k, v in ex.headers.items()))
+            if ex.body is not None:
+                out.append("     body: " + json.dumps(ex.body, ensure_ascii=False))
+        return "\n".join(out)
+
+
+def _check_url(url: str) -> httpx.URL:
+    if not url.startswith(("http://", "https://")):
+        raise CLIError(f"URL {redact_url(url)!r} must start with http:// or https:// "
+                       "(e.g. http://10.0.0.5:1025/v1/chat/completions)")
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise CLIError(f"URL {redact_url(url)!r} is not a valid URL ({exc}); fix the host/port") from None
+    if not parsed.host:
+        raise CLIError(f"URL {redact_url(url)!r} has no host name")
+    return parsed
+
+
+def _is_base(path: str) -> bool:
+    path = path.rstrip("/")
+    return path == "" or path.endswith("/v1")
+
+
+def models_url_of(chat_url: str) -> str | None:
+    """The OpenAI-style model list next to a chat route (`.../v1/chat/completions` → `.../v1/models`)."""
+    parsed = httpx.URL(chat_url)
+    path = parsed.path.rstrip("/")
+    if path.endswith("/chat/completions"):
+        return str(parsed.copy_with(path=path[: -len("/chat/completions")] + "/models", query=None))
+    return None
+
+
+def classify_body(body: Any) -> str | None:
+    """The dialect an answer body looks like (for URLs whose path says nothing), or `None`."""
+    if not isinstance(body, dict):
+        return None
+    if "appId" in body or "globalTraceId" in body:
+        return "ias"
+    if "error_msg" in body or "error_code" in body or body.get("suggestion") == "block":
+        return "pangu_v1"
+    choices = body.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        if choices[0].get("finish_reason") == "normal":
+            return "lm_v2"
+        if "stop_reason" in choices[0] and "prompt_logprobs" in body:
+            return "pangu_v2"
+        return "openai"
+    if body.get("object") in ("chat.completion", "error") or isinstance(body.get("error"), dict):
+        return "openai"
+    for key, name in (("generated_text", "tgi"), ("text_output", "triton")):
+        if key in body:
+            return name
+    if isinstance(body.get("text"), list):
+        return "vllm_generate"
+    return None
+
+
+def _context_length(entries: list[dict[str, Any]], model: str | None) -> int | None:
+    chosen = [e for e in entries if e.get("id") == model] or entries
+    for entry in chosen:
+        for key in CONTEXT_FIELDS:
+            value = entry.get(key)
+            if isinstance(value, int) and value > 0:
+                return value
+    return None
+
+
+class Probe:
+    def __init__(self, url: str, *, api_key: str | None, model: str | None, dialect: str | None,
+                 timeout: float, verify: bool | str) -> None:
+        self.url = url
+        self.api_key = api_key if api_key is not None else env("API_KEY")
+        self.model = model or env("MODEL")
+        self.dialect_name = dialect
+        self.timeout = timeout
+        self.verify = verify
+        self.recorder = Recorder(self.api_key)
+        self.report = Report(endpoint=redact_url(url), exchanges=self.recorder.exchanges)
+        self._http: httpx.Client | None = None
+
+    # ---- raw requests the ChatClient does not make -------------------------------------
+
+    @property
+    def http(self) -> httpx.Client:
+        if self._http is None:
+            self._http = httpx.Client(timeout=self.timeout, verify=self.verify, event_hooks=self.recorder.hooks(),
+                                      follow_redirects=False, trust_env=True)
+        return self._http
+
+    def _raw(self, method: str, url: str, headers: dict[str, str], body: Any = None) -> httpx.Response:
+        from ..errors import APIConnectionError, APITimeoutError
+
+        try:
+            return self.http.request(method, url, headers=headers, json=body)
+        except httpx.TimeoutException as exc:
+            raise APITimeoutError(f"timed out talking to {redact_url(url)}", url=url) from exc
+        except httpx.TransportError as exc:
+            raise APIConnectionError(f"cannot reach {redact_url(url)}: {exc}", url=url) from exc
+
+    def list_models(self, models_url: str, auth: dict[str, str]) -> tuple[int, list[dict[str, Any]]]:
+        """GET an OpenAI-style model list: `(status, entries)`.
+
+        TEMPORARY, kept inside the CLI on purpose: replace with the core's model
+        discovery (`list_models`, issue 12 / the GET /v1/models helper, issue 10) once it lands.
+        """
+        resp = self._raw("GET", models_url, {"Accept": "application/json", **auth})
+        if resp.status_code != 200:
+            return resp.status_code, []
+        try:
+            data = resp.json().get("data")
+        except (ValueError, AttributeError):
+            return resp.status_code, []
+        return resp.status_code, [e for e in data if isinstance(e, dict)] if isinstance(data, list) else []
+
+    # ---- steps ---------------------------------------------------------------------------
+
+    def find_dialect(self) -> None:
+        r = self.report
+        parsed = _check_url(self.url)
+        if self.dialect_name:
+            get_dialect(self.dialect_name)
+            r.dialect, r.dialect_source, r.chat_url = self.dialect_name, "--dialect", self.url
+            if _is_base(parsed.path):
+                r.chat_url = get_dialect(self.dialect_name).chat_url(
+                    self.url.rstrip("/") + ("" if parsed.path.rstrip("/").endswith("/v1") else "/v1"))
+            r.add("dialect", f"{r.dialect} (from --dialect)")
+            return
+        inferred = infer_dialect(self.url)
+        if inferred is not None:
+            r.dialect, r.dialect_source, r.chat_url = inferred.name, "path", self.url
+            r.add("dialect", f"{inferred.name} (from the URL path {parsed.path})")
+            return
+        auth = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        if _is_base(parsed.path):
+            base = self.url.rstrip("/") + ("" if parsed.path.rstrip("/").endswith("/v1") else "/v1")
+            status, entries = self.list_models(base + "/models", auth)
+            if status == 200:
+                r.dialect, r.dialect_source, r.chat_url = "openai", "models", base + "/chat/completions"
+                r.add("dialect", f"openai (GET {redact_url(base)}/models answered an OpenAI model list; "
+                                 f"chat route {redact_url(r.chat_url)})")
+                self._models_found(status, entries)
+                return
+            if status in (401, 403):
+                r.auth_ok = False
+        # the path says nothing: one tiny request to the URL as given, and read the answer's shape
+        body = {"model": self.model or "default", "messages": [{"role": "user", "content": PROBE_PROMPT}],
+                "max_tokens": PROBE_MAX_TOKENS, "stream": False}
+        resp = self._raw("POST", self.url, {"Accept": "application/json", **auth}, body)
+        try:
+            answer = resp.json()
+        except ValueError:
+            answer = None
+        name = classify_body(answer)
+        if name is None:
+            raise CLIError(
+                f"cannot tell the dialect of {redact_url(self.url)}: its path is not one a dialect documents and its "
+                f"answer (HTTP {resp.status_code}) has no known shape — pass the full chat URL from your vendor "
+                f"document, or --dialect one of: {', '.join(known_dialects())}", EXIT_USAGE)
+        if name not in known_dialects():
+            raise CLIError(f"{redact_url(self.url)} answers like a {name} server, which this version of "
+                           f"domestic-llm does not speak; its dialects are: {', '.join(known_dialects())}", EXIT_USAGE)
+        r.dialect, r.dialect_source, r.chat_url = name, "answer", self.url
+        r.add("dialect", f"{name} (the path is not documented; the answer's shape, HTTP {resp.status_code}, is {name}'s)")
+
+    def _models_found(self, status: int, entries: list[dict[str, Any]]) -> None:
+        r = self.report
+        if status in (401, 403):
+            r.add("models", f"not listed: HTTP {status} (the key is not accepted for the model list)")
+            return
+        if status != 200:
+            r.add("models", f"not listed (GET models answered HTTP {status})")
+            return
+        r.models = [str(e.get("id")) for e in entries if e.get("id")]
+        r.add("models", ", ".join(r.models) if r.models else "the list is empty")
+        if not self.model and r.models:
+            self.model = r.models[0]
+        r.context_length = _context_length(entries, self.model)
+        r.add("context length", f"{r.context_length} tokens" if r.context_length else "not reported by the model list")
+
+    def find_models(self) -> None:
+        r = self.report
+        if r.models is not None or r.dialect != "openai":
+            if r.dialect != "openai":
+                r.add("models", f"no model list in the {r.dialect} dialect; pass --model NAME")
+                r.add("context length", "not reported (no model list)")
+            return
+        assert r.chat_url is not None
+        models_url = models_url_of(r.chat_url)
+        if models_url is None:
+            r.add("models", "no /models route next to this chat URL")
+            return
+        auth = get_dialect("openai").auth_headers(self.api_key)
+        status, entries = self.list_models(models_url, auth)
+        self._models_found(status, entries)
+
+    def client(self) -> ChatClient:
+        r = self.report
+        assert r.dialect is not None and r.chat_url is not None
+        r.model = self.model or "default"
+        client = ChatClient(endpoint=r.chat_url, dialect=r.dialect, api_key=self.api_key, model=r.model,
+                            timeout=self.timeout, verify=self.verify, max_retries=0, think_tags="keep")
+        # The probe shows what went on the wire: hook the client's own httpx client (sync)
+        # rather than rebuilding the request beside it, so what is printed is what was sent.
+        client.transport.client.event_hooks = self.recorder.hooks()
+        return client
+
+    def plain_answer(self, client: ChatClient) -> None:
+        r = self.report
+        request = ChatRequest(model=client.model, messages=[Message("user", PROBE_PROMPT)],
+                              params={"max_tokens": PROBE_MAX_TOKENS})
+        try:
+            result = client.invoke(request)
+        except (AuthenticationError, PermissionDeniedError) as exc:
+            r.auth_ok = False
+            r.auth = f"REJECTED: HTTP {exc.status}" + (f" {exc.server_message}" if exc.server_message else "")
+            r.add("auth", r.auth + " — check the key and how it is sent (Bearer, raw, X-Auth-Token)")
+            raise
+        except NotFoundError as exc:
+            r.add("chat", f"HTTP 404 {exc.server_message or ''} — wrong path, or the model {client.model!r} "
+                          "is not served (pass --model)")
+            raise
+        r.auth_ok = True
+        if self.api_key:
+            r.auth = f"ok: the key was accepted (sent as {client.auth_scheme or client.dialect.auth_scheme})"
+        else:
+            r.auth = "ok: no key sent and the server answered without one"
+        r.add("auth", r.auth)
+        r.add("model used", client.model + ("" if self.model else " (no --model given and none listed)"))
+        if "<think>" in result.text or "</think>" in result.text:
+            r.reasoning = "inline_think"
+            r.add("reasoning", "inline <think> tags in the answer text: no reasoning parser is active on the "
+                               "server (the client splits them with think_tags='split')")
+        elif result.reasoning:
+            r.reasoning = "field"
+            r.add("reasoning", "in a separate field (reasoning_content/reasoning): a reasoning parser is active")
+        else:
+            r.reasoning = "none"
+            r.add("reasoning", f"none in this answer ({client.model} did not reason; probe a reasoning model "
+                               "with --model to check for a parser)")
+        if result.usage is not None:
+            u = result.usage
+            r.usage = {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens, "total_tokens": u.total_tokens}
+            r.add("usage", f"reported: {u.input_tokens} in, {u.output_tokens} out, {u.total_tokens} total")
+        else:
+            r.add("usage", "not reported in a plain answer")
+
+    def streamed_answer(self, client: ChatClient) -> None:
+        r = self.report
+        first = len(self.recorder.exchanges)
+        request = ChatRequest(model=client.model, messages=[Message("user", PROBE_PROMPT)],
+                              params={"max_tokens": PROBE_MAX_TOKENS})
+        pieces = 0
+        usage = None
+        started = time.perf_counter()
+        first_token: float | None = None
+        try:
+            for chunk in client.stream(request):
+                if chunk.text or chunk.reasoning:
+                    pieces += 1
+                    if first_token is None:
+                        first_token = time.perf_counter() - started
+                if chunk.final:
+                    usage = chunk.usage
+            error = None
+        except DomesticLLMError as exc:
+            error = exc
+        sent = self.recorder.exchanges[first:]
+        asked = [ex for ex in sent if isinstance(ex.body, dict) and "stream_options" in ex.body]
+        last = sent[-1] if sent else None
+        kind = (last.content_type or "").split(";")[0] if last else ""
+        if error is None:
+            r.streams = True
+            ttft = f", first token after {first_token:.2f} s" if first_token is not None else ""
+            r.add("streams", f"yes ({kind or 'no content type'}, {pieces} pieces{ttft})")
+        else:
+            r.streams = False
+            hint = f"answered {kind} to stream=true" if kind and "event-stream" not in kind else explain(error)[0]
+            r.add("streams", f"no: {hint}")
+        if asked:
+            refused = asked[0].status is not None and asked[0].status >= 400
+            r.stream_options_accepted = not refused
+            r.add("stream_options", f"rejected (HTTP {asked[0].status}); the client retried without it"
+                  if refused else "accepted")
+        else:
+            r.add("stream_options", f"not sent (the {client.dialect.name} dialect does not use it)")
+        if error is None:
+            r.stream_usage = usage is not None
+            if usage is None:
+                r.add("stream usage", "no: the stream carried no usage" +
+                      (" even with stream_options.include_usage" if r.stream_options_accepted else ""))
+            else:
+                how = "when asked with stream_options.include_usage" if r.stream_options_accepted else "without being asked"
+                r.add("stream usage", f"yes, {how} ({usage.input_tokens} in, {usage.output_tokens} out)")
+
+    def tools(self, client: ChatClient) -> None:
+        r = self.report
+        if not client.dialect.supports_tools:
+            r.add("tools", f"not carried by the {client.dialect.name} dialect (no request sent)")
+            return
+        request = ChatRequest(model=client.model, messages=[Message("user", TOOL_PROMPT)],
+                              params={"max_tokens": PROBE_MAX_TOKENS}, tools=[PROBE_TOOL], tool_choice="auto")
+        try:
+            result = client.invoke(request)
+        except DomesticLLMError as exc:
+            r.tools_accepted = False
+            r.add("tools", f"rejected: {explain(exc)[0]}")
+            return
+        r.tools_accepted = True
+        calls = result.choices[0].tool_calls if result.choices else []
+        if calls:
+            r.tool_called = calls[0].name
+            r.add("tools", f"accepted; the model called {calls[0].name}({calls[0].arguments})")
+        else:
+            r.add("tools", "accepted, but the model answered in text (no tool parser, or it chose not to call; "
+                           "tool calls may arrive as text markup)")
+
+    def run(self) -> Report:
+        """Run every step; a fatal error (connection, auth, 404) is recorded in the report and re-raised."""
+        r = self.report
+        client: ChatClient | None = None
+        try:
+            self.find_dialect()
+            self.find_models()
+            client = self.client()
+            self.plain_answer(client)
+            self.streamed_answer(client)
+            self.tools(client)
+        except Exception as exc:
+            r.error = explain(exc)[0]
+            raise
+        finally:
+            if client is not None:
+                client.close()
+            if self._http is not None:
+                self._http.close()
+        return r
