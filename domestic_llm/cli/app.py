@@ -117,6 +117,8 @@ def check_url(flag: str, url: str) -> None:
         raise CLIError(f"{flag} {redact_url(url)!r} is not a valid URL ({exc}); fix the host or port") from None
     if not parsed.host:
         raise CLIError(f"{flag} {redact_url(url)!r} has no host name (e.g. http://10.0.0.5:1025/v1)")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise CLIError(f"{flag} {redact_url(url)!r} is not a valid URL (port {parsed.port} is not in 1..65535)")
 
 
 def build_client(*, endpoint: str | None, base_url: str | None, model: str | None, dialect: str | None,

@@ -174,6 +174,8 @@ def _check_url(url: str) -> httpx.URL:
         raise CLIError(f"URL {redact_url(url)!r} is not a valid URL ({exc}); fix the host/port") from None
     if not parsed.host:
         raise CLIError(f"URL {redact_url(url)!r} has no host name")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise CLIError(f"URL {redact_url(url)!r} is not a valid URL (port {parsed.port} is not in 1..65535)")
     return parsed
 
 
