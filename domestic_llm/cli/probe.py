@@ -205,8 +205,7 @@ def classify_body(body: Any) -> str | None:
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
         if choices[0].get("finish_reason") == "normal":
             return "lm_v2"
-        if "stop_reason" in choices[0] and "prompt_logprobs" in body:
-            return "pangu_v2"
+        # pangu_v2's answers are vLLM's (stop_reason, prompt_logprobs): by shape alone they are openai
         return "openai"
     if body.get("object") in ("chat.completion", "error") or isinstance(body.get("error"), dict):
         return "openai"
