@@ -235,6 +235,15 @@ def test_conversation_from_a_pipe_keeps_history_until_reset(served):
     assert "conversation cleared" in result.stderr
 
 
+def test_a_failed_turn_is_reported_and_the_conversation_goes_on(emulator):
+    emulator.fault(Fault(status=503, times=1))
+    result = run("chat", "--base-url", emulator.base_url, "-m", "qwen", "--json", stdin="第一个\n第二个\n")
+    assert result.returncode == EXIT["server"], result.stderr  # a script reading a pipe notices the failure
+    assert [json.loads(line)["prompt"] for line in result.stdout.splitlines()] == ["第二个"]
+    assert result.stderr.count("domestic-llm: error: ") == 1 and "HTTP 503" in result.stderr
+    assert emulator.requests[-1].json["messages"] == [{"role": "user", "content": "第二个"}]  # failed turn not kept
+
+
 class Pty:
     """A child process on a pseudo-terminal: what a person at a terminal sees and types."""
 

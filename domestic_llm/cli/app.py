@@ -45,9 +45,16 @@ debug_option = click.option("--debug", is_flag=True, expose_value=False, is_eage
                             help="Show tracebacks and HTTP log lines (never the key).")
 
 
+class _LogFormat(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        # the core prefixes its messages with "domestic_llm: "; the CLI says who it is once
+        message = record.getMessage().removeprefix("domestic_llm: ")
+        return f"domestic-llm: {record.levelname.lower()}: {message}"
+
+
 def _setup_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("domestic-llm: %(levelname)s: %(message)s"))
+    handler.setFormatter(_LogFormat())
     for name in ("domestic_llm", "httpx"):
         logger = logging.getLogger(name)
         logger.addHandler(handler)
@@ -187,7 +194,7 @@ def cli() -> None:
 @click.option("--temperature", type=click.FloatRange(min=0), help="Sampling temperature.")
 @debug_option
 def chat(prompt: str | None, system: str | None, no_reasoning: bool, as_json: bool, no_stream: bool,
-         max_tokens: int | None, temperature: float | None, **target: Any) -> None:
+         max_tokens: int | None, temperature: float | None, **target: Any) -> int:
     """Ask PROMPT and stream the answer, or talk in a conversation when PROMPT is left out.
 
     The answer streams to stdout; reasoning (dimmed, marked [reasoning]) and the figures
@@ -207,8 +214,8 @@ def chat(prompt: str | None, system: str | None, no_reasoning: bool, as_json: bo
             if not prompt.strip():
                 raise CLIError("the prompt is empty: pass some text (or leave PROMPT out for a conversation)")
             chat_mod.one_shot(client, prompt, system, params, **options)
-        else:
-            chat_mod.repl(client, system, params, on_error=_report, **options)
+            return 0
+        return chat_mod.repl(client, system, params, on_error=_report, **options)
     finally:
         client.close()
 
@@ -343,13 +350,14 @@ def curl2py(file: str) -> None:
                    + ", ".join(env_vars) + " (the value from the curl command)", err=True)
 
 
-def _report(exc: BaseException) -> None:
-    """Print one failed turn (or command) as one line; the traceback too with --debug."""
+def _report(exc: BaseException) -> int:
+    """Print one failed turn (or command) as one line, the traceback too with --debug; its exit code."""
     if _debug:
         traceback.print_exception(exc, file=sys.stderr)
-    message, _ = explain(exc)
+    message, code = explain(exc)
     sys.stderr.write(f"domestic-llm: error: {message}\n")
     sys.stderr.flush()
+    return code
 
 
 def run(argv: list[str] | None = None) -> None:
@@ -369,6 +377,5 @@ def run(argv: list[str] | None = None) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise SystemExit(0) from None
     except Exception as exc:
-        _report(exc)
-        raise SystemExit(explain(exc)[1]) from None
+        raise SystemExit(_report(exc)) from None
     raise SystemExit(code if isinstance(code, int) else 0)

@@ -176,33 +176,34 @@ def ask(client: ChatClient, messages: list[Message], params: dict[str, Any], *, 
     text: list[str] = []
     reasoning: list[str] = []
     calls: dict[int, dict[str, str]] = {}
-    with contextlib.closing(client.stream(request)) as chunks:
-        try:
-            for chunk in chunks:
-                if chunk.choice != 0:
-                    continue
-                if answer.first_token_s is None and (chunk.text or chunk.reasoning or chunk.tool_calls):
-                    answer.first_token_s = time.perf_counter() - started
-                if chunk.reasoning:
-                    reasoning.append(chunk.reasoning)
-                    if view is not None:
-                        view.reasoning(chunk.reasoning)
-                if chunk.text:
-                    text.append(chunk.text)
-                    if view is not None:
-                        view.text(chunk.text)
-                for delta in chunk.tool_calls:
-                    call = calls.setdefault(delta.index, {"id": "", "name": "", "arguments": ""})
-                    call["id"] = delta.id or call["id"]
-                    call["name"] += delta.name or ""
-                    call["arguments"] += delta.arguments or ""
-                if chunk.final:
-                    answer.finish_reason = chunk.finish_reason
-                    answer.usage = chunk.usage
-                    answer.request_id = chunk.metadata.get("request_id")
-        finally:
-            if view is not None:
-                view.end()
+    chunks = client.stream(request)
+    try:
+        for chunk in chunks:
+            if chunk.choice != 0:
+                continue
+            if answer.first_token_s is None and (chunk.text or chunk.reasoning or chunk.tool_calls):
+                answer.first_token_s = time.perf_counter() - started
+            if chunk.reasoning:
+                reasoning.append(chunk.reasoning)
+                if view is not None:
+                    view.reasoning(chunk.reasoning)
+            if chunk.text:
+                text.append(chunk.text)
+                if view is not None:
+                    view.text(chunk.text)
+            for delta in chunk.tool_calls:
+                call = calls.setdefault(delta.index, {"id": "", "name": "", "arguments": ""})
+                call["id"] = delta.id or call["id"]
+                call["name"] += delta.name or ""
+                call["arguments"] += delta.arguments or ""
+            if chunk.final:
+                answer.finish_reason = chunk.finish_reason
+                answer.usage = chunk.usage
+                answer.request_id = chunk.metadata.get("request_id")
+    finally:
+        getattr(chunks, "close", lambda: None)()  # a generator: closing it closes the HTTP response
+        if view is not None:
+            view.end()
     answer.elapsed_s = time.perf_counter() - started
     answer.text, answer.reasoning = "".join(text), "".join(reasoning)
     answer.tool_calls = [calls[i] for i in sorted(calls)]
@@ -234,14 +235,17 @@ def one_shot(client: ChatClient, prompt: str, system: str | None, params: dict[s
 
 
 def repl(client: ChatClient, system: str | None, params: dict[str, Any], *, stream: bool, as_json: bool,
-         show_reasoning: bool, on_error: Any) -> None:
+         show_reasoning: bool, on_error: Any) -> int:
     """The conversation loop: each line is a turn; the conversation is kept until /reset.
 
     On a terminal, `readline` gives line editing and the session's input history
     (arrow keys, Ctrl-R). Not on a terminal, lines are read from stdin without a
     prompt, so `printf 'hi\\n/exit\\n' | domestic-llm chat` works in scripts.
-    `on_error(exc)` reports a failed turn; the conversation then continues without it.
+    `on_error(exc)` reports a failed turn and returns its exit code; the conversation then
+    continues without it. Returns 0, or, when reading from a pipe, the exit code of the last
+    failed turn, so a script notices.
     """
+    failed = 0
     interactive = sys.stdin.isatty()
     if interactive:
         with contextlib.suppress(ImportError):  # not on every platform; input() still works without it
@@ -258,7 +262,7 @@ def repl(client: ChatClient, system: str | None, params: dict[str, Any], *, stre
         except EOFError:
             if interactive:
                 sys.stderr.write("\n")
-            return
+            return 0 if interactive else failed
         except KeyboardInterrupt:  # Ctrl-C at the prompt discards the line, as shells do
             sys.stderr.write("\n")
             continue
@@ -268,7 +272,7 @@ def repl(client: ChatClient, system: str | None, params: dict[str, Any], *, stre
         if prompt.startswith("/"):
             command = prompt.split()[0].lower()
             if command in ("/exit", "/quit", "/q"):
-                return
+                return 0 if interactive else failed
             if command == "/reset":
                 history = list(start)
                 view.note("conversation cleared")
@@ -284,7 +288,7 @@ def repl(client: ChatClient, system: str | None, params: dict[str, Any], *, stre
             view.note("[interrupted: this turn is not kept]")
             continue
         except Exception as exc:  # one failed turn must not end the conversation
-            on_error(exc)
+            failed = on_error(exc)
             continue
         history = turn + [Message("assistant", answer.text)]
         emit(answer, client, prompt, as_json=as_json, show_reasoning=show_reasoning, view=view)
