@@ -9,6 +9,7 @@ history are exercised as a person would use them.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pty
@@ -18,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -249,8 +251,13 @@ class Pty:
 
     def __init__(self, argv: list[str], env: dict[str, str]) -> None:
         self.master, slave = pty.openpty()
+
+        def controlling_terminal() -> None:  # as a login shell would: Ctrl-C on the terminal sends SIGINT
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
         self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True,
-                                     start_new_session=True)
+                                     preexec_fn=controlling_terminal)
         os.close(slave)
         self.seen = b""
 
@@ -307,7 +314,17 @@ def test_interactive_conversation_through_a_terminal(emulator):
         term.send("\x1b[A\x1b[A\r")  # history: up twice recalls "abc" (the line before /reset)
         term.expect(">>> ")
         assert emulator.requests[-1].json["messages"] == [{"role": "user", "content": "abc"}]
-        assert len(emulator.requests) == 3
+        abc_answer = expected("abc", "deepseek-r1")[0]
+        emulator.state.delay = 0.3  # a slow answer (0.3 s per event), interrupted with Ctrl-C
+        term.send("慢一点\r")
+        term.expect("[reasoning]")
+        term.send("\x03")
+        assert "[interrupted: this turn is not kept]" in term.expect(">>> ")
+        emulator.state.delay = 0.0
+        term.send("ok\r")
+        term.expect(">>> ")
+        assert [m["content"] for m in emulator.requests[-1].json["messages"]] == ["abc", abc_answer, "ok"]
+        assert len(emulator.requests) == 5
         term.send("\x04")  # Ctrl-D ends the conversation cleanly
         assert term.proc.wait(timeout=20) == 0
     finally:
