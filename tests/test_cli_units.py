@@ -162,3 +162,11 @@ def test_figures_never_invent_usage():
     answer.usage = Usage(10, 21, 31, reasoning_tokens=5)
     assert answer.tokens_per_s == pytest.approx(21.0)  # 21 tokens over the second after the first token
     assert answer.figures().startswith("tokens: 10 in, 21 out (5 reasoning), 31 total · first token 0.50 s · 21.0 tokens/s")
+
+
+def test_probe_with_dialect_on_a_bare_server_url_uses_the_dialects_path(emulator):
+    report = Probe(emulator.url, api_key=None, model="deepseek-r1", dialect="lm_v2", timeout=10, verify=True).run()
+    assert report.chat_url == emulator.endpoint("lm_v2") and report.dialect_source == "--dialect"
+    assert report.reasoning == "inline_think" and report.stream_usage is True
+    assert [r.path for r in emulator.requests] == ["/lm/v2/chat/completions"] * 3
+    assert report.lines[0] == ("endpoint", emulator.url)

@@ -141,15 +141,17 @@ def build_client(*, endpoint: str | None, base_url: str | None, model: str | Non
                         ("api_key", api_key)):
         if value is not None:
             kwargs[name] = value
+    flag = "--endpoint" if kwargs.get("endpoint") else "--base-url"
+    if from_curl and not (endpoint or base_url):
+        flag = f"the URL in {from_curl}"
     if not kwargs.get("endpoint") and not kwargs.get("base_url"):
         if env("ENDPOINT"):
-            kwargs["endpoint"] = env("ENDPOINT")
+            kwargs["endpoint"], flag = env("ENDPOINT"), "DOMESTIC_LLM_ENDPOINT"
         elif env("BASE_URL"):
-            kwargs["base_url"] = env("BASE_URL")
+            kwargs["base_url"], flag = env("BASE_URL"), "DOMESTIC_LLM_BASE_URL"
         else:
             raise CLIError("no endpoint: pass --base-url http://host:port/v1 or --endpoint FULL_CHAT_URL "
                            "(or --from-curl FILE, or set DOMESTIC_LLM_BASE_URL / DOMESTIC_LLM_ENDPOINT)")
-    flag = "--endpoint" if kwargs.get("endpoint") else "--base-url"
     check_url(flag, kwargs.get("endpoint") or kwargs["base_url"])
     if not (kwargs.get("model") or env("MODEL")):
         raise CLIError("no model: pass --model NAME (or set DOMESTIC_LLM_MODEL); "

@@ -146,7 +146,9 @@ class Report:
 
     def text(self) -> str:
         width = max((len(label) for label, _ in self.lines), default=10) + 2
-        out = [f"domestic-llm probe report ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})"]
+        from .. import __version__
+
+        out = [f"domestic-llm {__version__} probe report ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})"]
         out += [f"{label + ':':<{width}}{text}" for label, text in self.lines]
         out.append("")
         out.append(f"requests sent ({len(self.exchanges)}; key redacted):")
@@ -279,12 +281,15 @@ class Probe:
     def find_dialect(self) -> None:
         r = self.report
         parsed = _check_url(self.url)
+        r.add("endpoint", r.endpoint)
         if self.dialect_name:
-            get_dialect(self.dialect_name)
             r.dialect, r.dialect_source, r.chat_url = self.dialect_name, "--dialect", self.url
-            if _is_base(parsed.path):
-                r.chat_url = get_dialect(self.dialect_name).chat_url(
-                    self.url.rstrip("/") + ("" if parsed.path.rstrip("/").endswith("/v1") else "/v1"))
+            chosen = get_dialect(self.dialect_name)
+            if _is_base(parsed.path):  # a prefix, as base_url: the dialect appends its own path
+                prefix = self.url.rstrip("/")
+                if chosen.chat_path == "/chat/completions" and not parsed.path.rstrip("/").endswith("/v1"):
+                    prefix += "/v1"  # OpenAI-style routes live under /v1
+                r.chat_url = chosen.chat_url(prefix)
             r.add("dialect", f"{r.dialect} (from --dialect)")
             return
         inferred = infer_dialect(self.url)
