@@ -352,8 +352,17 @@ def test_debug_adds_the_traceback():
     (["--base-url", "http://127.0.0.1:8000/v1"], ["no model", "--model"]),
     ([], ["no endpoint", "--base-url", "DOMESTIC_LLM_BASE_URL"]),
 ], ids=["no-scheme", "bad-port", "no-model", "no-endpoint"])
-def test_usage_errors_are_caught_before_sending(args, words):
-    assert_one_line_error(run("chat", "hi", *args), EXIT["usage"], *words)
+def test_usage_errors_are_caught_before_sending(args, words, capsys, monkeypatch):
+    # in-process (no server is involved and nothing is sent): the same entry point as the script
+    from domestic_llm.cli import main
+
+    for name in [k for k in os.environ if k.startswith("DOMESTIC_LLM_")]:
+        monkeypatch.delenv(name)
+    with pytest.raises(SystemExit) as info:
+        main(["chat", "hi", *args])
+    out, err = capsys.readouterr()
+    result = subprocess.CompletedProcess(["domestic-llm"], info.value.code, out, err)
+    assert_one_line_error(result, EXIT["usage"], *words)
 
 
 def test_wrong_token_exits_auth(emulator):

@@ -53,14 +53,18 @@ class _LogFormat(logging.Formatter):
 
 
 def _setup_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_LogFormat())
+    """Warnings of the core (and, with --debug, HTTP lines) on stderr, once per process.
+
+    Levels and propagation are left alone, so an application or test that calls `main()`
+    in-process keeps its own logging configuration.
+    """
     for name in ("domestic_llm", "httpx"):
         logger = logging.getLogger(name)
-        logger.addHandler(handler)
-        logger.propagate = False
-    logging.getLogger("domestic_llm").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+        if not any(getattr(h, "_domestic_llm_cli", False) for h in logger.handlers):
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(_LogFormat())
+            handler._domestic_llm_cli = True  # type: ignore[attr-defined]
+            logger.addHandler(handler)
 
 
 def _verify(ca_bundle: str | None, insecure: bool) -> bool | str:
