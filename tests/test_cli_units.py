@@ -170,3 +170,16 @@ def test_probe_with_dialect_on_a_bare_server_url_uses_the_dialects_path(emulator
     assert report.reasoning == "inline_think" and report.stream_usage is True
     assert [r.path for r in emulator.requests] == ["/lm/v2/chat/completions"] * 3
     assert report.lines[0] == ("endpoint", emulator.url)
+
+
+def test_probe_reports_a_server_that_refuses_stream_options(emulator):
+    emulator.state.reject_stream_options = True
+    report = Probe(emulator.endpoint("openai"), api_key=None, model="qwen", dialect=None, timeout=10,
+                   verify=True).run()
+    findings = dict(report.lines)
+    assert report.streams is True and report.stream_options_accepted is False and report.stream_usage is False
+    assert findings["stream_options"] == "rejected (HTTP 400); the client retried without it"
+    assert findings["stream usage"] == "no: the stream carried no usage"
+    streamed = [e for e in report.exchanges if e.body and e.body.get("stream")]
+    assert [(e.status, "stream_options" in e.body) for e in streamed] == [(400, True), (200, False)]
+    assert len(report.exchanges) == 5  # the model list, plain, stream twice, tools: still a handful
