@@ -319,18 +319,15 @@ def emulator_routes(emu: Any) -> list[str]:
         except KeyError:  # a dialect the emulator does not speak
             continue
     lines = [f"domestic-llm emulator on {emu.url} (Ctrl-C stops it)"]
-    seen = set()
-    for route in emu.app.routes:
+    for route in emu.app.routes:  # starlette routes: whatever the emulator serves, new routes included
         path = getattr(route, "path", None)
-        methods = sorted(m for m in (getattr(route, "methods", None) or ()) if m != "HEAD") or ["*"]
+        methods = "/".join(sorted(m for m in (getattr(route, "methods", None) or ()) if m != "HEAD")) or "*"
         regex = getattr(route, "path_regex", None)
-        label = next((n for n, url in examples.items()
-                      if regex is not None and regex.match(httpx.URL(url).path) and n not in seen), None)
-        if label is not None:
-            seen.add(label)
-            lines.append(f"  {label:<12} {'/'.join(methods):<5} {examples[label]}")
+        names = [n for n, url in examples.items() if regex is not None and regex.match(httpx.URL(url).path)]
+        if names:  # a dialect's route: print a URL that works as is (path parameters filled in)
+            lines.append(f"  {','.join(names):<12} {methods:<5} {examples[names[0]]}")
         elif path:
-            lines.append(f"  {'':<12} {'/'.join(methods):<5} {emu.url}{path}")
+            lines.append(f"  {'':<12} {methods:<5} {emu.url}{path}")
     lines.append(f'try: domestic-llm chat "你好" --base-url {emu.base_url} --model deepseek-r1')
     return lines
 
