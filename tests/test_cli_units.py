@@ -12,7 +12,8 @@ import pytest
 from domestic_llm.cli.chat import Answer, Terminal
 from domestic_llm.cli.curl2py import curl_to_python
 from domestic_llm.cli.errors import CLIError, explain
-from domestic_llm.cli.probe import Probe, Recorder, _context_length, classify_body, models_url_of
+from domestic_llm.cli.probe import Probe, _context_length, classify_body, models_url_of
+from domestic_llm.cli.report import Recorder
 from domestic_llm.errors import (
     APIConnectionError,
     APITimeoutError,

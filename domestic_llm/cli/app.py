@@ -24,8 +24,7 @@ from .. import __version__
 from ..client import ChatClient, env
 from ..curl import client_kwargs_from_curl
 from ..dialects import known_dialects
-from ..errors import redact_url
-from .errors import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_USAGE, CLIError, explain
+from .errors import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_USAGE, CLIError, check_url, explain
 
 _debug = False
 
@@ -115,21 +114,6 @@ def _read(path: str) -> str:
             return fh.read()
     except OSError as exc:
         raise CLIError(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
-def check_url(flag: str, url: str) -> None:
-    """A clear usage error for a URL that cannot work, before anything is sent."""
-    if not url.startswith(("http://", "https://")):
-        raise CLIError(f"{flag} {redact_url(url)!r} must start with http:// or https:// "
-                       "(e.g. http://10.0.0.5:1025/v1)")
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
-        raise CLIError(f"{flag} {redact_url(url)!r} is not a valid URL ({exc}); fix the host or port") from None
-    if not parsed.host:
-        raise CLIError(f"{flag} {redact_url(url)!r} has no host name (e.g. http://10.0.0.5:1025/v1)")
-    if parsed.port is not None and not 0 < parsed.port < 65536:
-        raise CLIError(f"{flag} {redact_url(url)!r} is not a valid URL (port {parsed.port} is not in 1..65535)")
 
 
 def build_client(*, endpoint: str | None, base_url: str | None, model: str | None, dialect: str | None,

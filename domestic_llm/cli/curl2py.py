@@ -14,7 +14,7 @@ from ..curl import client_kwargs_from_curl, parse_curl
 from ..settings import EndpointSettings
 
 KEY_ENV = "DOMESTIC_LLM_API_KEY"
-SECRET_HEADER_HINTS = ("auth", "token", "key", "secret", "sign", "password", "cookie")
+SECRET_HINTS = ("auth", "token", "key", "secret", "sign", "password", "cookie")
 AUTH_NOTES = {
     "bearer": 'sent as "Authorization: Bearer <key>"',
     "raw": 'sent as-is in "Authorization", without "Bearer"',
@@ -22,8 +22,22 @@ AUTH_NOTES = {
 }
 
 
-def header_env_name(header: str) -> str:
-    return "DOMESTIC_LLM_HEADER_" + re.sub(r"[^A-Za-z0-9]+", "_", header).strip("_").upper()
+def env_name(prefix: str, name: str) -> str:
+    """`DOMESTIC_LLM_HEADER_X_API_KEY` for header `X-Api-Key`, and so on."""
+    return prefix + re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper()
+
+
+def _literal(values: dict[str, Any], env_prefix: str, env_vars: list[str]) -> str:
+    """A dict literal in which every credential-looking entry is read from the environment."""
+    parts = []
+    for name, value in values.items():
+        if any(h in name.lower() for h in SECRET_HINTS) and isinstance(value, str) and value:
+            var = env_name(env_prefix, name)
+            env_vars.append(var)
+            parts.append(f"{name!r}: os.environ[{var!r}]")
+        else:
+            parts.append(f"{name!r}: {value!r}")
+    return "{" + ", ".join(parts) + "}"
 
 
 def _last_user_text(body: Any) -> str | None:
@@ -56,26 +70,9 @@ def curl_to_python(text: str) -> tuple[str, list[str]]:
         else:  # not a field of both adapters: sent as a body field, so nothing in the curl is dropped
             extra[name] = value
     if extra:
-        parts = []
-        for name, value in extra.items():
-            if any(h in name.lower() for h in SECRET_HEADER_HINTS) and isinstance(value, str) and value:
-                var = "DOMESTIC_LLM_BODY_" + header_env_name(name).removeprefix("DOMESTIC_LLM_HEADER_")
-                env_vars.append(var)
-                parts.append(f"{name!r}: os.environ[{var!r}]")
-            else:
-                parts.append(f"{name!r}: {value!r}")
-        lines.append("    model_kwargs={" + ", ".join(parts) + "},")
-    headers = kwargs.get("default_headers") or {}
-    if headers:
-        parts = []
-        for name, value in headers.items():
-            if any(h in name.lower() for h in SECRET_HEADER_HINTS):
-                var = header_env_name(name)
-                env_vars.append(var)
-                parts.append(f"{name!r}: os.environ[{var!r}]")
-            else:
-                parts.append(f"{name!r}: {value!r}")
-        lines.append("    default_headers={" + ", ".join(parts) + "},")
+        lines.append(f"    model_kwargs={_literal(extra, 'DOMESTIC_LLM_BODY_', env_vars)},")
+    if kwargs.get("default_headers"):
+        lines.append(f"    default_headers={_literal(kwargs['default_headers'], 'DOMESTIC_LLM_HEADER_', env_vars)},")
     prompt = _last_user_text(body) or "你好"
     exports = "\n".join(f"    export {var}='...'" for var in env_vars)
     secret_note = (f"The secret is read from the environment, not pasted here. Set it first:\n{exports}\n"

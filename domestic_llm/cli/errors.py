@@ -52,6 +52,22 @@ class CLIError(Exception):
         self.exit_code = exit_code
 
 
+def check_url(label: str, url: str) -> httpx.URL:
+    """The parsed URL, or a usage error saying what is wrong with it (before anything is sent)."""
+    if not url.startswith(("http://", "https://")):
+        raise CLIError(f"{label} {redact_url(url)!r} must start with http:// or https:// "
+                       "(e.g. http://10.0.0.5:1025/v1)")
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise CLIError(f"{label} {redact_url(url)!r} is not a valid URL ({exc}); fix the host or port") from None
+    if not parsed.host:
+        raise CLIError(f"{label} {redact_url(url)!r} has no host name (e.g. http://10.0.0.5:1025/v1)")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise CLIError(f"{label} {redact_url(url)!r} is not a valid URL (port {parsed.port} is not in 1..65535)")
+    return parsed
+
+
 def one_line(text: str, limit: int = 400) -> str:
     """Collapse whitespace (server messages can span lines) and cap the length."""
     text = re.sub(r"\s+", " ", text).strip()
@@ -98,22 +114,7 @@ def explain(exc: BaseException) -> tuple[str, int]:
         return (one_line(f"timed out waiting for {where} ({exc.url}) — the server is slow or stuck; "
                          "raise --timeout SECONDS or try a shorter prompt"), EXIT_TIMEOUT)
     if isinstance(exc, APIConnectionError):
-        where = _host_port(exc.url)
-        chain = _chain(exc)
-        text = " ".join(str(e) for e in chain)
-        if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text.lower():
-            return (one_line(f"connection refused by {where} ({exc.url}) — nothing is listening there: start the "
-                             "server or fix the host/port in --base-url / --endpoint"), EXIT_CONNECTION)
-        if "certificate" in text.lower() or "ssl" in text.lower():
-            return (one_line(f"TLS handshake with {where} failed ({_cause(chain)}) — for a private CA pass "
-                             "--ca-bundle FILE.pem (or --insecure to skip verification on a trusted network)"),
-                    EXIT_CONNECTION)
-        if "name or service not known" in text.lower() or "nodename nor servname" in text.lower() \
-                or "name resolution" in text.lower() or "getaddrinfo" in text.lower():
-            return (one_line(f"cannot resolve the host name of {where} — check the spelling in the URL, "
-                             "or use the IP address"), EXIT_CONNECTION)
-        return (one_line(f"cannot reach {where} ({_cause(chain)}) — check the URL, the network/VPN and "
-                         "HTTP(S)_PROXY / NO_PROXY"), EXIT_CONNECTION)
+        return _explain_connection(exc), EXIT_CONNECTION
     if isinstance(exc, (AuthenticationError, PermissionDeniedError)):
         what = "rejected the key" if isinstance(exc, AuthenticationError) else "refused this key access"
         fix = ("pass the right key with --api-key or DOMESTIC_LLM_API_KEY (for a raw token or X-Auth-Token "
@@ -143,6 +144,25 @@ def explain(exc: BaseException) -> tuple[str, int]:
         return one_line(str(exc)), EXIT_SERVER
     return one_line(f"internal error: {type(exc).__name__}: {exc} — rerun with --debug for the traceback "
                     "and report it"), EXIT_FAILURE
+
+
+def _explain_connection(exc: APIConnectionError) -> str:
+    """Refused, TLS, DNS or anything else: each has its own fix."""
+    where = _host_port(exc.url)
+    chain = _chain(exc)
+    text = " ".join(str(e) for e in chain).lower()
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text:
+        return one_line(f"connection refused by {where} ({exc.url}) — nothing is listening there: start the "
+                        "server or fix the host/port in --base-url / --endpoint")
+    if "certificate" in text or "ssl" in text:
+        return one_line(f"TLS handshake with {where} failed ({_cause(chain)}) — for a private CA pass "
+                        "--ca-bundle FILE.pem (or --insecure to skip verification on a trusted network)")
+    if any(hint in text for hint in ("name or service not known", "nodename nor servname", "name resolution",
+                                     "getaddrinfo")):
+        return one_line(f"cannot resolve the host name of {where} — check the spelling in the URL, or use the "
+                        "IP address")
+    return one_line(f"cannot reach {where} ({_cause(chain)}) — check the URL, the network/VPN and "
+                    "HTTP(S)_PROXY / NO_PROXY")
 
 
 def _cause(chain: list[BaseException]) -> str:
