@@ -16,15 +16,19 @@ from typing import Any
 import httpx
 
 from ..client import ChatClient, env
-from ..dialects import get_dialect, infer_dialect, known_dialects
+from ..dialects import Dialect, get_dialect, infer_dialect, known_dialects
+from ..dialects.prompt import PromptDialect
 from ..errors import (
     AuthenticationError,
+    BadRequestError,
     DomesticLLMError,
+    MalformedResponseError,
     NotFoundError,
     PermissionDeniedError,
+    ServerError,
     redact_url,
 )
-from ..types import ChatRequest, Message
+from ..types import ChatRequest, ChatResult, Message
 from .errors import EXIT_USAGE, CLIError, check_url, explain
 from .report import Recorder, Report
 
@@ -81,6 +85,28 @@ def classify_body(body: Any) -> str | None:
     return None
 
 
+def path_candidates(path: str, inferred: str) -> list[str]:
+    """The dialects whose documented path the URL has, the inferred one first.
+
+    Some paths are shared (TGI's and vLLM's demo server's `/generate`); the first answer tells
+    them apart. Every gateway path also ends in `/chat/completions`: openai counts only alone.
+    """
+    names = [n for n in known_dialects()
+             if (pattern := get_dialect(n).path_pattern) is not None and pattern.search(path)]
+    specific = [n for n in names if n != "openai"] or names
+    return [inferred] + [n for n in specific if n != inferred]
+
+
+def prompt_style(dialect: Dialect) -> bool:
+    """A server that continues raw text (TGI, vLLM's demo, Triton): no reasoning parser, no tools."""
+    return isinstance(dialect, PromptDialect)
+
+
+def lists_models(dialect: Dialect) -> bool:
+    """Whether the dialect knows its own model-listing route (TGI `/info`, Triton's repository index)."""
+    return type(dialect).models_requests is not Dialect.models_requests
+
+
 def _context_length(entries: list[dict[str, Any]], model: str | None) -> int | None:
     chosen = [e for e in entries if e.get("id") == model] or entries
     for entry in chosen:
@@ -103,6 +129,7 @@ class Probe:
         self.recorder = Recorder(self.api_key)
         self.report = Report(endpoint=redact_url(url), exchanges=self.recorder.exchanges)
         self._http: httpx.Client | None = None
+        self.candidates: list[str] = []  # dialects sharing the URL's path, tried in order by the first answer
 
     # ---- raw requests the ChatClient does not make -------------------------------------
 
@@ -157,7 +184,9 @@ class Probe:
         inferred = infer_dialect(self.url)
         if inferred is not None:
             r.dialect, r.dialect_source, r.chat_url = inferred.name, "path", self.url
-            r.add("dialect", f"{inferred.name} (from the URL path {parsed.path})")
+            self.candidates = path_candidates(parsed.path, inferred.name)
+            others = f"; also the path of {', '.join(self.candidates[1:])}" if len(self.candidates) > 1 else ""
+            r.add("dialect", f"{inferred.name} (from the URL path {parsed.path}{others})")
             return
         auth = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         if _is_base(parsed.path):
@@ -208,10 +237,26 @@ class Probe:
 
     def find_models(self) -> None:
         r = self.report
-        if r.models is not None or r.dialect != "openai":
-            if r.dialect != "openai":
-                r.add("models", f"no model list in the {r.dialect} dialect; pass --model NAME")
-                r.add("context length", "not reported (no model list)")
+        if r.models is not None:
+            return
+        assert r.dialect is not None
+        dialect = get_dialect(r.dialect)
+        if r.dialect != "openai" and lists_models(dialect):
+            client = self.client(r.dialect)
+            try:
+                r.models = client.list_models()
+            except DomesticLLMError as exc:
+                r.add("models", f"not listed (HTTP {exc.status})" if exc.status else f"not listed: {explain(exc)[0]}")
+            else:
+                r.add("models", ", ".join(r.models) if r.models else "the list is empty")
+                self.model = self.model or (r.models[0] if r.models else None)
+            finally:
+                client.close()
+            r.add("context length", "not reported by this dialect's model list")
+            return
+        if r.dialect != "openai":
+            r.add("models", f"no model list in the {r.dialect} dialect; pass --model NAME")
+            r.add("context length", "not reported (no model list)")
             return
         assert r.chat_url is not None
         models_url = models_url_of(r.chat_url)
@@ -222,32 +267,54 @@ class Probe:
         status, entries = self.list_models(models_url, auth)
         self._models_found(status, entries)
 
-    def client(self) -> ChatClient:
+    def client(self, dialect: str) -> ChatClient:
         r = self.report
-        assert r.dialect is not None and r.chat_url is not None
+        assert r.chat_url is not None
         r.model = self.model or "default"
-        client = ChatClient(endpoint=r.chat_url, dialect=r.dialect, api_key=self.api_key, model=r.model,
+        client = ChatClient(endpoint=r.chat_url, dialect=dialect, api_key=self.api_key, model=r.model,
                             timeout=self.timeout, verify=self.verify, max_retries=0, think_tags="keep")
         # The probe shows what went on the wire: hook the client's own httpx client (sync)
         # rather than rebuilding the request beside it, so what is printed is what was sent.
         client.transport.client.event_hooks = self.recorder.hooks()
         return client
 
-    def plain_answer(self, client: ChatClient) -> None:
+    def first_answer(self) -> tuple[ChatClient, ChatResult]:
+        """A plain answer from the first dialect (of those sharing the path) whose request the server takes."""
         r = self.report
-        request = ChatRequest(model=client.model, messages=[Message("user", PROBE_PROMPT)],
-                              params={"max_tokens": PROBE_MAX_TOKENS})
+        names = self.candidates or [r.dialect or "openai"]
+        for i, name in enumerate(names):
+            client = self.client(name)
+            request = ChatRequest(model=client.model, messages=[Message("user", PROBE_PROMPT)],
+                                  params={"max_tokens": PROBE_MAX_TOKENS})
+            try:
+                return client, client.invoke(request)
+            except (BadRequestError, MalformedResponseError, ServerError) as exc:
+                client.close()
+                if i + 1 == len(names):
+                    raise
+                r.add("tried", f"{name}: {explain(exc)[0]}")
+            except BaseException:
+                client.close()
+                raise
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    def plain_answer(self) -> ChatClient:
+        r = self.report
+        first = r.dialect
         try:
-            result = client.invoke(request)
+            client, result = self.first_answer()
         except (AuthenticationError, PermissionDeniedError) as exc:
             r.auth_ok = False
             r.auth = f"REJECTED: HTTP {exc.status}" + (f" {exc.server_message}" if exc.server_message else "")
             r.add("auth", r.auth + " — check the key and how it is sent (Bearer, raw, X-Auth-Token)")
             raise
         except NotFoundError as exc:
-            r.add("chat", f"HTTP 404 {exc.server_message or ''} — wrong path, or the model {client.model!r} "
+            r.add("chat", f"HTTP 404 {exc.server_message or ''} — wrong path, or the model {r.model!r} "
                           "is not served (pass --model)")
             raise
+        if client.dialect.name != first:
+            r.dialect = client.dialect.name
+            r.replace("dialect", f"{r.dialect} (the path is also {first}'s; this server took {r.dialect}'s request)")
         r.auth_ok = True
         if self.api_key:
             r.auth = f"ok: the key was accepted (sent as {client.auth_scheme or client.dialect.auth_scheme})"
@@ -255,7 +322,10 @@ class Probe:
             r.auth = "ok: no key sent and the server answered without one"
         r.add("auth", r.auth)
         r.add("model used", client.model + ("" if self.model else " (no --model given and none listed)"))
-        if "<think>" in result.text or "</think>" in result.text:
+        if prompt_style(client.dialect):
+            r.add("reasoning", "no reasoning parser on a prompt-style server: the chat template and think_tags "
+                               "decide how <think> is split (see the README)")
+        elif "<think>" in result.text or "</think>" in result.text:
             r.reasoning = "inline_think"
             r.add("reasoning", "inline <think> tags in the answer text: no reasoning parser is active on the "
                                "server (the client splits them with think_tags='split')")
@@ -272,6 +342,7 @@ class Probe:
             r.add("usage", f"reported: {u.input_tokens} in, {u.output_tokens} out, {u.total_tokens} total")
         else:
             r.add("usage", "not reported in a plain answer")
+        return client
 
     def streamed_answer(self, client: ChatClient) -> None:
         r = self.report
@@ -350,8 +421,7 @@ class Probe:
         try:
             self.find_dialect()
             self.find_models()
-            client = self.client()
-            self.plain_answer(client)
+            client = self.plain_answer()
             self.streamed_answer(client)
             self.tools(client)
         except Exception as exc:

@@ -105,6 +105,10 @@ class Report:
     def add(self, label: str, text: str) -> None:
         self.lines.append((label, one_line(text, 300)))
 
+    def replace(self, label: str, text: str) -> None:
+        """Correct a finding already made (e.g. the dialect, once the server has answered)."""
+        self.lines = [(lb, one_line(text, 300) if lb == label else t) for lb, t in self.lines]
+
     def as_dict(self) -> dict[str, Any]:
         keys = ("endpoint", "dialect", "dialect_source", "chat_url", "model", "auth", "auth_ok", "models",
                 "context_length", "streams", "stream_usage", "stream_options_accepted", "reasoning",
