@@ -12,7 +12,8 @@ import pytest
 from domestic_llm.cli.chat import Answer, Terminal
 from domestic_llm.cli.curl2py import curl_to_python
 from domestic_llm.cli.errors import CLIError, explain
-from domestic_llm.cli.probe import Probe, _context_length, classify_body, models_url_of
+from domestic_llm.cli.detect import classify_body, context_length_of, models_url_of
+from domestic_llm.cli.probe import Probe
 from domestic_llm.cli.report import Recorder
 from domestic_llm.errors import (
     APIConnectionError,
@@ -90,9 +91,9 @@ def test_classify_answers_of_undocumented_paths():
 def test_context_length_from_a_vllm_model_list():
     entries = [{"id": "qwen-72b", "object": "model", "owned_by": "vllm", "root": "/models/qwen", "max_model_len": 32768},
                {"id": "other", "context_length": 8192}]
-    assert _context_length(entries, "qwen-72b") == 32768
-    assert _context_length(entries, "other") == 8192
-    assert _context_length([{"id": "emulated"}], "emulated") is None
+    assert context_length_of(entries, "qwen-72b") == 32768
+    assert context_length_of(entries, "other") == 8192
+    assert context_length_of([{"id": "emulated"}], "emulated") is None
     assert models_url_of(URL) == "http://10.0.0.5:1025/v1/models"
     assert models_url_of("http://h/generate") is None
 

@@ -16,8 +16,7 @@ from typing import Any
 import httpx
 
 from ..client import ChatClient, env
-from ..dialects import Dialect, get_dialect, infer_dialect, known_dialects
-from ..dialects.prompt import PromptDialect
+from ..dialects import get_dialect, infer_dialect, known_dialects
 from ..errors import (
     AuthenticationError,
     BadRequestError,
@@ -29,6 +28,15 @@ from ..errors import (
     redact_url,
 )
 from ..types import ChatRequest, ChatResult, Message
+from .detect import (
+    classify_body,
+    context_length_of,
+    is_base_path,
+    lists_models,
+    models_url_of,
+    path_candidates,
+    prompt_style,
+)
 from .errors import EXIT_USAGE, CLIError, check_url, explain
 from .report import Recorder, Report
 
@@ -43,78 +51,6 @@ PROBE_TOOL = {
         "parameters": {"type": "object", "properties": {}},
     },
 }
-# model-list fields servers use for the context window (vLLM: max_model_len)
-CONTEXT_FIELDS = ("max_model_len", "context_length", "context_window", "max_context_length", "max_seq_len")
-
-
-def _is_base(path: str) -> bool:
-    path = path.rstrip("/")
-    return path == "" or path.endswith("/v1")
-
-
-def models_url_of(chat_url: str) -> str | None:
-    """The OpenAI-style model list next to a chat route (`.../v1/chat/completions` → `.../v1/models`)."""
-    parsed = httpx.URL(chat_url)
-    path = parsed.path.rstrip("/")
-    if path.endswith("/chat/completions"):
-        return str(parsed.copy_with(path=path[: -len("/chat/completions")] + "/models", query=None))
-    return None
-
-
-def classify_body(body: Any) -> str | None:
-    """The dialect an answer body looks like (for URLs whose path says nothing), or `None`."""
-    if not isinstance(body, dict):
-        return None
-    if "appId" in body or "globalTraceId" in body:
-        return "ias"
-    if "error_msg" in body or "error_code" in body or body.get("suggestion") == "block":
-        return "pangu_v1"
-    choices = body.get("choices")
-    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-        if choices[0].get("finish_reason") == "normal":
-            return "lm_v2"
-        # pangu_v2's answers are vLLM's (stop_reason, prompt_logprobs): by shape alone they are openai
-        return "openai"
-    if body.get("object") in ("chat.completion", "error") or isinstance(body.get("error"), dict):
-        return "openai"
-    for key, name in (("generated_text", "tgi"), ("text_output", "triton")):
-        if key in body:
-            return name
-    if isinstance(body.get("text"), list):
-        return "vllm_generate"
-    return None
-
-
-def path_candidates(path: str, inferred: str) -> list[str]:
-    """The dialects whose documented path the URL has, the inferred one first.
-
-    Some paths are shared (TGI's and vLLM's demo server's `/generate`); the first answer tells
-    them apart. Every gateway path also ends in `/chat/completions`: openai counts only alone.
-    """
-    names = [n for n in known_dialects()
-             if (pattern := get_dialect(n).path_pattern) is not None and pattern.search(path)]
-    specific = [n for n in names if n != "openai"] or names
-    return [inferred] + [n for n in specific if n != inferred]
-
-
-def prompt_style(dialect: Dialect) -> bool:
-    """A server that continues raw text (TGI, vLLM's demo, Triton): no reasoning parser, no tools."""
-    return isinstance(dialect, PromptDialect)
-
-
-def lists_models(dialect: Dialect) -> bool:
-    """Whether the dialect knows its own model-listing route (TGI `/info`, Triton's repository index)."""
-    return type(dialect).models_requests is not Dialect.models_requests
-
-
-def _context_length(entries: list[dict[str, Any]], model: str | None) -> int | None:
-    chosen = [e for e in entries if e.get("id") == model] or entries
-    for entry in chosen:
-        for key in CONTEXT_FIELDS:
-            value = entry.get(key)
-            if isinstance(value, int) and value > 0:
-                return value
-    return None
 
 
 class Probe:
@@ -174,7 +110,7 @@ class Probe:
         if self.dialect_name:
             r.dialect, r.dialect_source, r.chat_url = self.dialect_name, "--dialect", self.url
             chosen = get_dialect(self.dialect_name)
-            if _is_base(parsed.path):  # a prefix, as base_url: the dialect appends its own path
+            if is_base_path(parsed.path):  # a prefix, as base_url: the dialect appends its own path
                 prefix = self.url.rstrip("/")
                 if chosen.chat_path == "/chat/completions" and not parsed.path.rstrip("/").endswith("/v1"):
                     prefix += "/v1"  # OpenAI-style routes live under /v1
@@ -189,7 +125,7 @@ class Probe:
             r.add("dialect", f"{inferred.name} (from the URL path {parsed.path}{others})")
             return
         auth = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        if _is_base(parsed.path):
+        if is_base_path(parsed.path):
             base = self.url.rstrip("/") + ("" if parsed.path.rstrip("/").endswith("/v1") else "/v1")
             status, entries = self.list_models(base + "/models", auth)
             if status == 200:
@@ -232,7 +168,7 @@ class Probe:
         r.add("models", ", ".join(r.models) if r.models else "the list is empty")
         if not self.model and r.models:
             self.model = r.models[0]
-        r.context_length = _context_length(entries, self.model)
+        r.context_length = context_length_of(entries, self.model)
         r.add("context length", f"{r.context_length} tokens" if r.context_length else "not reported by the model list")
 
     def find_models(self) -> None:
