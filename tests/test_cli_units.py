@@ -12,7 +12,7 @@ import pytest
 from domestic_llm.cli.chat import Answer, Terminal
 from domestic_llm.cli.curl2py import curl_to_python
 from domestic_llm.cli.errors import CLIError, explain
-from domestic_llm.cli.detect import classify_body, context_length_of, models_url_of
+from domestic_llm.cli.detect import classify_body
 from domestic_llm.cli.probe import Probe
 from domestic_llm.cli.report import Recorder
 from domestic_llm.errors import (
@@ -86,16 +86,6 @@ def test_classify_answers_of_undocumented_paths():
     assert classify_body({"choices": [{"message": {"content": "ok"}, "finish_reason": "normal"}]}) == "lm_v2"
     assert classify_body({"generated_text": "hi"}) == "tgi"
     assert classify_body("Not Found") is None and classify_body({"detail": "Not Found"}) is None
-
-
-def test_context_length_from_a_vllm_model_list():
-    entries = [{"id": "qwen-72b", "object": "model", "owned_by": "vllm", "root": "/models/qwen", "max_model_len": 32768},
-               {"id": "other", "context_length": 8192}]
-    assert context_length_of(entries, "qwen-72b") == 32768
-    assert context_length_of(entries, "other") == 8192
-    assert context_length_of([{"id": "emulated"}], "emulated") is None
-    assert models_url_of(URL) == "http://10.0.0.5:1025/v1/models"
-    assert models_url_of("http://h/generate") is None
 
 
 def test_recorder_redacts_the_key_everywhere_it_could_show():

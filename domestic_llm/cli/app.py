@@ -303,7 +303,10 @@ def emulator_routes(emu: Any) -> list[str]:
         except KeyError:  # a dialect the emulator does not speak
             continue
     lines = [f"domestic-llm emulator on {emu.url} (Ctrl-C stops it)"]
-    for route in emu.app.routes:  # starlette routes: whatever the emulator serves, new routes included
+    app = emu.app
+    while not hasattr(app, "routes") and hasattr(app, "app"):  # ASGI wrappers keep the wrapped app as .app
+        app = app.app
+    for route in getattr(app, "routes", []):  # starlette routes: whatever the emulator serves, new ones included
         path = getattr(route, "path", None)
         methods = "/".join(sorted(m for m in (getattr(route, "methods", None) or ()) if m != "HEAD")) or "*"
         regex = getattr(route, "path_regex", None)

@@ -4,27 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from ..dialects import Dialect, get_dialect, known_dialects
 from ..dialects.prompt import PromptDialect
 
-# model-list fields servers use for the context window (vLLM: max_model_len)
-CONTEXT_FIELDS = ("max_model_len", "context_length", "context_window", "max_context_length", "max_seq_len")
-
 
 def is_base_path(path: str) -> bool:
+    """A server root or an OpenAI-style `/v1` prefix rather than a route."""
     path = path.rstrip("/")
     return path == "" or path.endswith("/v1")
-
-
-def models_url_of(chat_url: str) -> str | None:
-    """The OpenAI-style model list next to a chat route (`.../v1/chat/completions` → `.../v1/models`)."""
-    parsed = httpx.URL(chat_url)
-    path = parsed.path.rstrip("/")
-    if path.endswith("/chat/completions"):
-        return str(parsed.copy_with(path=path[: -len("/chat/completions")] + "/models", query=None))
-    return None
 
 
 def classify_body(body: Any) -> str | None:
@@ -71,13 +58,3 @@ def prompt_style(dialect: Dialect) -> bool:
 def lists_models(dialect: Dialect) -> bool:
     """Whether the dialect knows its own model-listing route (TGI `/info`, Triton's repository index)."""
     return type(dialect).models_requests is not Dialect.models_requests
-
-
-def context_length_of(entries: list[dict[str, Any]], model: str | None) -> int | None:
-    chosen = [e for e in entries if e.get("id") == model] or entries
-    for entry in chosen:
-        for key in CONTEXT_FIELDS:
-            value = entry.get(key)
-            if isinstance(value, int) and value > 0:
-                return value
-    return None

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from ..client import ChatClient, env
+from ..models import fetch_served_models
 from ..dialects import get_dialect, infer_dialect, known_dialects
 from ..errors import (
     AuthenticationError,
@@ -28,15 +29,7 @@ from ..errors import (
     redact_url,
 )
 from ..types import ChatRequest, ChatResult, Message
-from .detect import (
-    classify_body,
-    context_length_of,
-    is_base_path,
-    lists_models,
-    models_url_of,
-    path_candidates,
-    prompt_style,
-)
+from .detect import classify_body, is_base_path, lists_models, path_candidates, prompt_style
 from .errors import EXIT_USAGE, CLIError, check_url, explain
 from .report import Recorder, Report
 
@@ -86,21 +79,6 @@ class Probe:
         except httpx.TransportError as exc:
             raise APIConnectionError(f"cannot reach {redact_url(url)}: {exc}", url=url) from exc
 
-    def list_models(self, models_url: str, auth: dict[str, str]) -> tuple[int, list[dict[str, Any]]]:
-        """GET an OpenAI-style model list: `(status, entries)`.
-
-        TEMPORARY, kept inside the CLI on purpose: replace with the core's model
-        discovery (`list_models`, issue 12 / the GET /v1/models helper, issue 10) once it lands.
-        """
-        resp = self._raw("GET", models_url, {"Accept": "application/json", **auth})
-        if resp.status_code != 200:
-            return resp.status_code, []
-        try:
-            data = resp.json().get("data")
-        except (ValueError, AttributeError):
-            return resp.status_code, []
-        return resp.status_code, [e for e in data if isinstance(e, dict)] if isinstance(data, list) else []
-
     # ---- steps ---------------------------------------------------------------------------
 
     def find_dialect(self) -> None:
@@ -127,15 +105,12 @@ class Probe:
         auth = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         if is_base_path(parsed.path):
             base = self.url.rstrip("/") + ("" if parsed.path.rstrip("/").endswith("/v1") else "/v1")
-            status, entries = self.list_models(base + "/models", auth)
-            if status == 200:
-                r.dialect, r.dialect_source, r.chat_url = "openai", "models", base + "/chat/completions"
+            r.chat_url = base + "/chat/completions"
+            if self.served_models("openai", quiet=True):
+                r.dialect, r.dialect_source = "openai", "models"
                 r.add("dialect", f"openai (GET {redact_url(base)}/models answered an OpenAI model list; "
                                  f"chat route {redact_url(r.chat_url)})")
-                self._models_found(status, entries)
                 return
-            if status in (401, 403):
-                r.auth_ok = False
         # the path says nothing: one tiny request to the URL as given, and read the answer's shape
         body = {"model": self.model or "default", "messages": [{"role": "user", "content": PROBE_PROMPT}],
                 "max_tokens": PROBE_MAX_TOKENS, "stream": False}
@@ -156,52 +131,44 @@ class Probe:
         r.dialect, r.dialect_source, r.chat_url = name, "answer", self.url
         r.add("dialect", f"{name} (the path is not documented; the answer's shape, HTTP {resp.status_code}, is {name}'s)")
 
-    def _models_found(self, status: int, entries: list[dict[str, Any]]) -> None:
+    def served_models(self, dialect: str, quiet: bool = False) -> bool:
+        """List the models (and the context length where listed); False if the server would not.
+
+        OpenAI-style servers through the core's `fetch_served_models` (it keeps vLLM's
+        `max_model_len`), others through `ChatClient.list_models` (TGI `/info`, Triton's index).
+        """
         r = self.report
-        if status in (401, 403):
-            r.add("models", f"not listed: HTTP {status} (the key is not accepted for the model list)")
-            return
-        if status != 200:
-            r.add("models", f"not listed (GET models answered HTTP {status})")
-            return
-        r.models = [str(e.get("id")) for e in entries if e.get("id")]
+        client = self.client(dialect)
+        try:
+            if dialect == "openai":
+                served = fetch_served_models(client)
+                r.models = [m.id for m in served]
+            else:
+                served, r.models = [], client.list_models()
+        except DomesticLLMError as exc:
+            if not quiet:
+                r.add("models", f"not listed (HTTP {exc.status})" if exc.status else f"not listed: {explain(exc)[0]}")
+            return False
+        finally:
+            client.close()
         r.add("models", ", ".join(r.models) if r.models else "the list is empty")
-        if not self.model and r.models:
-            self.model = r.models[0]
-        r.context_length = context_length_of(entries, self.model)
-        r.add("context length", f"{r.context_length} tokens" if r.context_length else "not reported by the model list")
+        self.model = self.model or (r.models[0] if r.models else None)
+        lengths = {m.id: m.max_model_len for m in served}
+        r.context_length = lengths.get(self.model or "") or (served[0].max_model_len if len(served) == 1 else None)
+        r.add("context length", f"{r.context_length} tokens (max_model_len)" if r.context_length
+              else "not reported by the model list")
+        return True
 
     def find_models(self) -> None:
         r = self.report
         if r.models is not None:
             return
         assert r.dialect is not None
-        dialect = get_dialect(r.dialect)
-        if r.dialect != "openai" and lists_models(dialect):
-            client = self.client(r.dialect)
-            try:
-                r.models = client.list_models()
-            except DomesticLLMError as exc:
-                r.add("models", f"not listed (HTTP {exc.status})" if exc.status else f"not listed: {explain(exc)[0]}")
-            else:
-                r.add("models", ", ".join(r.models) if r.models else "the list is empty")
-                self.model = self.model or (r.models[0] if r.models else None)
-            finally:
-                client.close()
-            r.add("context length", "not reported by this dialect's model list")
-            return
-        if r.dialect != "openai":
+        if r.dialect == "openai" or lists_models(get_dialect(r.dialect)):
+            self.served_models(r.dialect)
+        else:
             r.add("models", f"no model list in the {r.dialect} dialect; pass --model NAME")
             r.add("context length", "not reported (no model list)")
-            return
-        assert r.chat_url is not None
-        models_url = models_url_of(r.chat_url)
-        if models_url is None:
-            r.add("models", "no /models route next to this chat URL")
-            return
-        auth = get_dialect("openai").auth_headers(self.api_key)
-        status, entries = self.list_models(models_url, auth)
-        self._models_found(status, entries)
 
     def client(self, dialect: str) -> ChatClient:
         r = self.report
