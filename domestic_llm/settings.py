@@ -4,14 +4,16 @@
 so every field, the `DOMESTIC_LLM_*` environment fallback, `from_curl`, the
 construction of the core `ChatClient` and the building of a `ChatRequest` from
 call keyword arguments behave the same in both. Field names are `ChatClient`'s
-keyword arguments (`CLIENT_OPTIONS`) and sampling parameter names
-(`SAMPLING_PARAMS`).
+keyword arguments (`config.CLIENT_OPTIONS`) and sampling parameter names
+(`config.SAMPLING_PARAMS`). Both adapters are also context managers: `close()` /
+`aclose()` release the connection pools.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from types import TracebackType
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -22,9 +24,11 @@ from pydantic import (
     model_validator,
 )
 
+from .client import ChatClient
+from .config import CLIENT_OPTIONS, DEFAULTS, SAMPLING_PARAMS, env, make_request
 from .dialects.base import Dialect
-from .client import SAMPLING_PARAMS, ChatClient, client_from, env, make_request
-from .types import ChatRequest, Message
+from .thinking import ThinkMode
+from .types import AuthScheme, ChatRequest, Message
 
 
 def api_key_from_env() -> SecretStr | None:
@@ -48,7 +52,7 @@ class EndpointSettings(BaseModel):
     dialect: str | Dialect | None = Field(default_factory=lambda: env("DIALECT"))
     """Dialect name (see `domestic_llm.known_dialects()`) or a configured `Dialect` instance
     (e.g. `TritonDialect(stream_output="delta")`); inferred from the URL when unset."""
-    auth_scheme: Literal["bearer", "raw", "x-auth-token", "none"] | None = None
+    auth_scheme: AuthScheme | None = None
     """Override how the key is sent; default is the dialect's own scheme."""
     token_provider: Callable[[], Any] | None = Field(default=None, exclude=True)
     """Callable (sync or async) returning a fresh token; asked before each request and again after a 401."""
@@ -67,26 +71,26 @@ class EndpointSettings(BaseModel):
 
     thinking: bool | None = None
     """Switch the model's thinking on/off where the dialect has a switch; `None` sends nothing."""
-    think_tags: Literal["split", "drop", "keep"] | None = None
+    think_tags: ThinkMode | None = None
     """Inline `<think>` handling: split into reasoning, drop, or keep in content (default: the dialect's)."""
     think_starts_open: bool = False
     """The server's chat template already opened `<think>`: text is reasoning until `</think>`."""
     send_reasoning: bool = False
     """Send earlier reasoning back in the history (servers that need it for multi-turn tool use)."""
 
-    timeout: float | None = 120.0
-    """Seconds allowed for each network read (and a whole non-streamed answer)."""
-    connect_timeout: float | None = 10.0
+    timeout: float | None = DEFAULTS.timeout
+    """Seconds allowed for a whole non-streamed answer, and for each read of a stream."""
+    connect_timeout: float | None = DEFAULTS.connect_timeout
     stall_timeout: float | None = None
-    """Seconds a stream may go without a data event (keep-alive comments do not count)."""
+    """Seconds a stream may go without a data event, silent or sending only keep-alive comments."""
     total_timeout: float | None = None
-    """Cap in seconds on a whole call including retries."""
-    max_retries: int = 2
+    """Cap in seconds on a whole call: every attempt, the backoff between them and the reading of the answer."""
+    max_retries: int = DEFAULTS.max_retries
     default_headers: dict[str, str] | None = None
     verify: bool | str = True
     """TLS verification: `True`, `False`, or the path of a CA bundle (private CAs)."""
     proxy: str | None = None
-    max_connections: int = 100
+    max_connections: int = DEFAULTS.max_connections
     stream_usage: bool = True
     """Ask for usage in streams (`stream_options.include_usage`)."""
     strict: bool = False
@@ -163,6 +167,27 @@ class EndpointSettings(BaseModel):
                                                tokenize_url=self.tokenize_url)
         return self._token_counter
 
+    def close(self) -> None:
+        """Close the connection pool (a later call opens new connections)."""
+        self.client.close()
+
+    async def aclose(self) -> None:
+        """Close the connection pools, the async one included."""
+        await self.client.aclose()
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Any:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
     def sampling(self) -> dict[str, Any]:
         """The sampling parameters that are set (`n=1` is the servers' default and not sent)."""
         params = {k: getattr(self, k, None) for k in SAMPLING_PARAMS}
@@ -174,3 +199,12 @@ class EndpointSettings(BaseModel):
         """A `ChatRequest` from these defaults and one call's keyword arguments (see `make_request`)."""
         return make_request(self.model, messages, self.sampling(), self.model_kwargs, call_kwargs,
                             thinking=self.thinking, send_reasoning=self.send_reasoning)
+
+
+def client_from(config: Any, api_key: Any) -> ChatClient:
+    """A `ChatClient` from an adapter object whose attributes are named as in `CLIENT_OPTIONS`.
+
+    `api_key` may be a pydantic `SecretStr`; it is unwrapped here and nowhere else.
+    """
+    secret = api_key.get_secret_value() if hasattr(api_key, "get_secret_value") else api_key
+    return ChatClient(api_key=secret, **{name: getattr(config, name) for name in CLIENT_OPTIONS})

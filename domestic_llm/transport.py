@@ -3,22 +3,45 @@
 Both are created lazily on first use and reused across calls. An `AsyncClient`'s
 connections belong to the event loop that opened them, so a call from a
 different loop (a second `asyncio.run`, a fresh pytest loop) gets a fresh async
-client instead of a pool bound to a dead loop.
+client. The previous one is not left to the garbage collector: it is closed
+inside its own loop when that loop shuts down (`asyncio.run` and `asyncio.Runner`
+finalise async generators before closing the loop, and a guard generator does the
+closing), or at the latest when the next loop takes over.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
-from .dialects.base import HttpRequest
+from .config import DEFAULTS
 from .errors import APIConnectionError, APITimeoutError, redact_url
+from .types import HttpRequest
 
-DEFAULT_TIMEOUT = 120.0
-DEFAULT_CONNECT_TIMEOUT = 10.0
+
+@contextmanager
+def map_transport_errors(url: str) -> Iterator[None]:
+    """httpx's timeouts and connection failures as this package's errors (sync and async alike)."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise APITimeoutError(f"timed out talking to {redact_url(url)}: {type(exc).__name__}", url=url) from exc
+    except httpx.TransportError as exc:
+        raise APIConnectionError(f"cannot reach {redact_url(url)}: {exc or type(exc).__name__}", url=url) from exc
+
+
+async def _closed_with_its_loop(client: httpx.AsyncClient) -> AsyncIterator[None]:
+    """Started once and kept alive; the loop's async-generator shutdown runs the `finally`."""
+    try:
+        yield
+    finally:
+        await client.aclose()
 
 
 class Transport:
@@ -27,12 +50,12 @@ class Transport:
     def __init__(
         self,
         *,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+        timeout: float | None = DEFAULTS.timeout,
+        connect_timeout: float | None = DEFAULTS.connect_timeout,
         verify: bool | str = True,
         headers: dict[str, str] | None = None,
         proxy: str | None = None,
-        max_connections: int = 100,
+        max_connections: int = DEFAULTS.max_connections,
         max_keepalive_connections: int | None = None,
     ) -> None:
         self.timeout = httpx.Timeout(timeout, connect=connect_timeout)
@@ -47,12 +70,13 @@ class Transport:
         self._client: httpx.Client | None = None
         self._aclient: httpx.AsyncClient | None = None
         self._aclient_loop: asyncio.AbstractEventLoop | None = None
+        self._aclient_guard: AsyncIterator[None] | None = None
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
         # copies and pickles carry the configuration, never live connections: they pool lazily
         state = {k: v for k, v in self.__dict__.items() if k != "_lock"}
-        state.update(_client=None, _aclient=None, _aclient_loop=None)
+        state.update(_client=None, _aclient=None, _aclient_loop=None, _aclient_guard=None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -60,7 +84,8 @@ class Transport:
         self._lock = threading.Lock()
 
     def _kwargs(self) -> dict[str, Any]:
-        # trust_env=True: HTTP(S)_PROXY / NO_PROXY and SSL_CERT_FILE from the environment apply
+        # trust_env=True: HTTP(S)_PROXY / NO_PROXY and SSL_CERT_FILE from the environment apply;
+        # redirects are never followed: a POST must not silently become a GET elsewhere
         return {
             "timeout": self.timeout,
             "verify": self.verify,
@@ -76,46 +101,53 @@ class Transport:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = httpx.Client(**self._kwargs())
+                    client = httpx.Client(**self._kwargs())
+                    # a model dropped without close() still releases its sockets
+                    weakref.finalize(self, client.close)
+                    self._client = client
         return self._client
 
-    @property
-    def aclient(self) -> httpx.AsyncClient:
+    async def aclient(self) -> httpx.AsyncClient:
+        """The async client of the running loop (a new one when the loop changed)."""
         loop = asyncio.get_running_loop()
-        if self._aclient is None or self._aclient_loop is not loop or loop.is_closed():
-            self._aclient = httpx.AsyncClient(**self._kwargs())
-            self._aclient_loop = loop
+        if self._aclient is None or self._aclient_loop is not loop:
+            self._release_other_loop()
+            client = httpx.AsyncClient(**self._kwargs())
+            guard = _closed_with_its_loop(client)
+            await guard.__anext__()  # registers it with this loop's async-generator shutdown
+            self._aclient, self._aclient_loop, self._aclient_guard = client, loop, guard
         return self._aclient
 
-    def _build(self, client: httpx.Client | httpx.AsyncClient, req: HttpRequest) -> httpx.Request:
-        return client.build_request(req.method, req.url, headers=req.headers, json=req.json)
+    def _release_other_loop(self) -> None:
+        """Forget the client of a previous loop; its guard closed it if that loop shut down cleanly."""
+        self._aclient = self._aclient_loop = self._aclient_guard = None
 
-    def send(self, req: HttpRequest, *, stream: bool) -> httpx.Response:
-        """Send; with `stream=True` the body is left unread (the caller must close the response)."""
+    def send(self, req: HttpRequest, *, timeout: httpx.Timeout | None = None) -> httpx.Response:
+        """Send; the body is left unread (the caller reads it and must close the response)."""
         client = self.client
-        try:
-            return client.send(self._build(client, req), stream=stream)
-        except httpx.TimeoutException as exc:
-            raise APITimeoutError(f"timed out talking to {redact_url(req.url)}: {type(exc).__name__}", url=req.url) from exc
-        except httpx.TransportError as exc:
-            raise APIConnectionError(f"cannot reach {redact_url(req.url)}: {exc or type(exc).__name__}", url=req.url) from exc
+        with map_transport_errors(req.url):
+            return client.send(self._build(client, req, timeout), stream=True)
 
-    async def asend(self, req: HttpRequest, *, stream: bool) -> httpx.Response:
-        client = self.aclient
-        try:
-            return await client.send(self._build(client, req), stream=stream)
-        except httpx.TimeoutException as exc:
-            raise APITimeoutError(f"timed out talking to {redact_url(req.url)}: {type(exc).__name__}", url=req.url) from exc
-        except httpx.TransportError as exc:
-            raise APIConnectionError(f"cannot reach {redact_url(req.url)}: {exc or type(exc).__name__}", url=req.url) from exc
+    async def asend(self, req: HttpRequest, *, timeout: httpx.Timeout | None = None) -> httpx.Response:
+        client = await self.aclient()
+        with map_transport_errors(req.url):
+            return await client.send(self._build(client, req, timeout), stream=True)
+
+    @staticmethod
+    def _build(client: httpx.Client | httpx.AsyncClient, req: HttpRequest, timeout: httpx.Timeout | None) -> httpx.Request:
+        extra = {} if timeout is None else {"timeout": timeout}
+        return client.build_request(req.method, req.url, headers=req.headers, json=req.json, **extra)
 
     def close(self) -> None:
+        """Close the sync pool (an async pool is closed by `aclose()` or with its loop)."""
         if self._client is not None:
             self._client.close()
             self._client = None
 
     async def aclose(self) -> None:
-        if self._aclient is not None:
-            await self._aclient.aclose()
-            self._aclient = None
+        """Close both pools."""
+        guard, self._aclient_guard = self._aclient_guard, None
+        if guard is not None and self._aclient_loop is asyncio.get_running_loop():
+            await guard.aclose()  # type: ignore[attr-defined]  # runs the guard's finally: aclient.aclose()
+        self._aclient = self._aclient_loop = None
         self.close()

@@ -11,6 +11,18 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant", "tool"]
+AuthScheme = Literal["bearer", "raw", "x-auth-token", "none"]
+"""How a key is sent: `Authorization: Bearer <key>`, `Authorization: <key>`, `X-Auth-Token: <key>`, or not at all."""
+
+
+@dataclass(slots=True)
+class HttpRequest:
+    """Everything the transport needs to send one request (built by a dialect)."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    json: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

@@ -48,7 +48,7 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 
-from domestic_llm.errors import ConfigurationError
+from domestic_llm.config import require_tools
 from domestic_llm.settings import EndpointSettings, api_key_from_env
 from domestic_llm.types import ChatChunk, ChatRequest, Message
 
@@ -191,8 +191,8 @@ class DomesticLLM(FunctionCallingLLM, EndpointSettings):
         tool_choice: str | dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        if tools and not self.client.dialect.supports_tools:
-            raise ConfigurationError(f"tools: the {self.client.dialect.name!r} dialect cannot carry tool definitions")
+        if tools:
+            require_tools(self.client.dialect)
         messages = list(chat_history or [])
         if isinstance(user_msg, str):
             messages.append(ChatMessage(role=MessageRole.USER, content=user_msg))
