@@ -252,40 +252,47 @@ def _parse_arguments(text: str) -> Any:
 
 
 class _StreamAccumulator:
-    """Turns neutral chunks into LlamaIndex stream responses (accumulated message + delta)."""
+    """Turns neutral chunks into LlamaIndex stream responses (accumulated message + delta).
 
-    __slots__ = ("dialect", "text", "reasoning", "calls")
+    The work per chunk does not grow with the answer: text and reasoning are extended
+    in place (never re-joined from a list of pieces) and the tool-call view is rebuilt
+    only when a tool-call fragment arrives. What remains proportional to the length is
+    the copy CPython makes of an extended string still referenced by the previous
+    response's message, a memcpy inherent in LlamaIndex's accumulated-message convention.
+    """
+
+    __slots__ = ("dialect", "text", "reasoning", "calls", "call_view")
 
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
-        self.text: list[str] = []
-        self.reasoning: list[str] = []
+        self.text = ""
+        self.reasoning = ""
         self.calls: dict[int, list[Any]] = {}  # index -> [id, name, arguments]
+        self.call_view: list[tuple[str | None, str, str]] = []
 
     def add(self, chunk: ChatChunk) -> ChatResponse | None:
         if chunk.choice:
             return None  # LlamaIndex streams one choice
         if chunk.text:
-            self.text.append(chunk.text)
+            self.text += chunk.text
         if chunk.reasoning:
-            self.reasoning.append(chunk.reasoning)
-        for d in chunk.tool_calls:
-            call = self.calls.setdefault(d.index, [None, "", ""])
-            call[0] = call[0] or d.id
-            call[1] += d.name or ""
-            call[2] += d.arguments or ""
-        reasoning = "".join(self.reasoning)
+            self.reasoning += chunk.reasoning
+        if chunk.tool_calls:
+            for d in chunk.tool_calls:
+                call = self.calls.setdefault(d.index, [None, "", ""])
+                call[0] = call[0] or d.id
+                call[1] += d.name or ""
+                call[2] += d.arguments or ""
+            self.call_view = [tuple(self.calls[i]) for i in sorted(self.calls)]  # type: ignore[misc]
         usage = chunk.usage
-        message = assistant_message(
-            "".join(self.text), reasoning, [tuple(self.calls[i]) for i in sorted(self.calls)],  # type: ignore[misc]
-            usage.reasoning_tokens if usage else None,
-        )
+        message = assistant_message(self.text, self.reasoning, self.call_view,
+                                    usage.reasoning_tokens if usage else None)
         extra: dict[str, Any] = {}
         if chunk.reasoning:
             extra["thinking_delta"] = chunk.reasoning
         if chunk.final:
             extra.update(end_kwargs(chunk.finish_reason, usage, chunk.metadata, self.dialect))
-            if reasoning:
-                extra["reasoning_content"] = reasoning
+            if self.reasoning:
+                extra["reasoning_content"] = self.reasoning
             return ChatResponse(message=message, delta="", raw=extra, additional_kwargs=extra)
         return ChatResponse(message=message, delta=chunk.text, additional_kwargs=extra)

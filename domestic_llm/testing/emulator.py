@@ -25,7 +25,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .dialects import EMULATED, EmulatedDialect, RenderContext
@@ -49,21 +49,43 @@ class RecordedRequest:
 class Fault:
     """A misbehaviour for the next `times` requests (see `Emulator.fault`).
 
-    `status` answers with that HTTP status (and `retry_after`, `body`) instead of an
-    answer; the stream faults cut the connection after `drop_after_chunks` events,
-    go silent (or send only keep-alives every `keepalive_interval` seconds) after
-    `stall_after_chunks`, or damage lines. Slow-drip bytes are `Emulator(chunk_bytes=1, delay=…)`.
+    Refusals: `status` answers with that HTTP status (and `retry_after`) and `body`
+    (default: the dialect's error body) instead of an answer; `Fault(status=200,
+    body={"code": 500, "msg": "推理服务繁忙"})` is an error hidden in a 200. `redirect`
+    answers 307 with that `Location`; `raw` answers 200 with exactly those bytes
+    (`content_type`, default `text/plain`); `hang` waits that many seconds before
+    answering at all.
+
+    Non-streaming servers: `ignore_stream` answers a stream request with the complete
+    JSON answer (labelled `content_type`, default `application/json`); `trickle`
+    sends a non-streamed body in eight pieces that many seconds apart.
+
+    Stream faults: cut the connection after `drop_after_chunks` events; go silent (or
+    send only keep-alives every `keepalive_interval` seconds) after
+    `stall_after_chunks`; damage lines; or, after `error_after_chunks` events, send
+    `error_event` (a JSON object or text) as a data event, with an `event:` line
+    `error_event_name` when set, then the end-of-stream marker.
+    Slow-drip bytes are `Emulator(chunk_bytes=1, delay=…)`.
     """
 
     status: int | None = None
     times: int = 1
     retry_after: str | None = None
+    body: Any = None
+    redirect: str | None = None
+    raw: str | bytes | None = None
+    content_type: str | None = None
+    hang: float | None = None
+    ignore_stream: bool = False
+    trickle: float | None = None
     drop_after_chunks: int | None = None
     stall_after_chunks: int | None = None
     keepalive_interval: float | None = None
     damage_lines: bool = False  # every third data line gets trailing garbage (recoverable)
     break_lines: bool = False  # every fourth data line is cut in half (unrecoverable)
-    body: Any = None
+    error_event: Any = None
+    error_event_name: str | None = None
+    error_after_chunks: int = 0
 
 
 @dataclass
@@ -95,76 +117,150 @@ class EmulatorState:
 
 def _build_app(state: EmulatorState) -> Any:
     from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response, StreamingResponse
     from starlette.routing import Route
 
-    def handler(route_dialect: EmulatedDialect) -> Any:
-        async def endpoint(request: Request) -> Response:
-            raw = await request.body()
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                body = None
-            dialect = route_dialect.serving(body)  # servers sharing a route (TGI, vLLM's demo) tell by the body
-            state.requests.append(
-                RecordedRequest(request.method, request.url.path, dict(request.headers), body,
-                                (request.client.host, request.client.port) if request.client else None)
-            )
-            state.counter += 1
-            fault = _take_fault(state)
-            if fault is not None and fault.status is not None:
-                headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
-                err = fault.body or dialect.error_body(fault.status, "emulated_fault", f"emulated failure {fault.status}")
-                return JSONResponse(err, status_code=fault.status, headers=headers)
-            if state.iam_tokens is not None and dialect.auth == "x-auth-token":
-                authorized = request.headers.get("x-auth-token") in state.iam_tokens
-            else:
-                authorized = dialect.authorized(request.headers, state.api_key)
-            if not authorized:
-                return JSONResponse(
-                    dialect.error_body(401, "unauthorized", "invalid or missing credentials"), status_code=401
-                )
-            if not isinstance(body, dict):
-                return JSONResponse(dialect.error_body(400, "invalid_json", "request body is not a JSON object"), 400)
-            stream = dialect.is_stream(body, request.url.path)
-            if stream and state.reject_stream_options and "stream_options" in body:
-                return JSONResponse(
-                    dialect.error_body(400, "invalid_request", "Extra inputs are not permitted: stream_options"), 400
-                )
-            problem = dialect.validate(body, request.path_params)
-            if problem is not None:
-                status = dialect.validation_status
-                return JSONResponse(dialect.error_body(status, problem[0], problem[1]), status_code=status)
-            missing = dialect.unknown_model(body, request.path_params, state.served_models)
-            if missing is not None:
-                return JSONResponse(missing[1], status_code=missing[0])
-            body = dialect.chat_view(body)
-            reply = state.script.popleft() if state.script else None
-            ctx = RenderContext(
-                body=body,
-                reply=reply or default_reply(body, str(body.get("model") or ""), dialect.thinking_of(body)),
-                serial=state.counter,
-                path_params=dict(request.path_params),
-                options={"tool_deltas": state.tool_deltas, "vllm_separator": state.vllm_separator,
-                         "triton_echo": state.triton_echo, "triton_stream": state.triton_stream},
-            )
-            headers = {"X-Request-Id": f"emu-req-{state.counter}"}
-            if not stream:
-                return JSONResponse(dialect.render_json(ctx), headers=headers)
-            events = dialect.render_stream(ctx)
-            return StreamingResponse(
-                _counted(_send(events, state, fault), state), media_type=dialect.stream_media_type, headers=headers
-            )
+    routes = [Route(path, _chat_endpoint(state, d), methods=["POST"]) for d in EMULATED for path in d.routes]
+    routes += prompt_server_routes(state)
+    routes.append(Route("/v3/auth/tokens", _iam_endpoint(state), methods=["POST"]))
+    routes.append(Route("/v1/models", _models_endpoint(state), methods=["GET"]))
+    routes.extend(rag_routes(state))  # embeddings, rerank, tokenize (testing/rag.py)
+    return Starlette(routes=routes)
 
-        return endpoint
 
-    async def models(request: Request) -> Response:
+def _chat_endpoint(state: EmulatorState, route_dialect: EmulatedDialect) -> Any:
+    async def endpoint(request: Any) -> Any:
+        body = await _record(state, request)
+        dialect = route_dialect.serving(body)  # servers sharing a route (TGI, vLLM's demo) tell by the body
+        fault = _take_fault(state)
+        if fault is not None and fault.hang and await _hang(request, fault.hang):
+            from starlette.responses import Response
+
+            return Response(status_code=499)  # the client gave up: nobody will read this
+        refusal = _fault_refusal(fault, dialect) or _refusal(state, dialect, request, body)
+        if refusal is not None:
+            return refusal
+        body = dialect.chat_view(body)
+        reply = state.script.popleft() if state.script else None
+        ctx = RenderContext(
+            body=body,
+            reply=reply or default_reply(body, str(body.get("model") or ""), dialect.thinking_of(body)),
+            serial=state.counter,
+            path_params=dict(request.path_params),
+            options={"tool_deltas": state.tool_deltas, "vllm_separator": state.vllm_separator,
+                     "triton_echo": state.triton_echo, "triton_stream": state.triton_stream},
+        )
+        return _answer(state, dialect, ctx, dialect.is_stream(body, request.url.path), fault)
+
+    return endpoint
+
+
+async def _hang(request: Any, seconds: float) -> bool:
+    """Say nothing for `seconds`; True if the client disconnected meanwhile."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if await request.is_disconnected():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def _record(state: EmulatorState, request: Any) -> Any:
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
+    state.requests.append(
+        RecordedRequest(request.method, request.url.path, dict(request.headers), body,
+                        (request.client.host, request.client.port) if request.client else None)
+    )
+    state.counter += 1
+    return body
+
+
+def _fault_refusal(fault: Fault | None, dialect: EmulatedDialect) -> Any:
+    """The answer of a fault that replaces the whole answer, if it is one."""
+    from starlette.responses import JSONResponse, Response
+
+    if fault is None:
+        return None
+    if fault.status is not None:
+        headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
+        err = fault.body or dialect.error_body(fault.status, "emulated_fault", f"emulated failure {fault.status}")
+        return JSONResponse(err, status_code=fault.status, headers=headers)
+    if fault.redirect is not None:
+        return Response(status_code=307, headers={"Location": fault.redirect})
+    if fault.raw is not None:
+        return Response(fault.raw, media_type=fault.content_type or "text/plain")
+    return None
+
+
+def _refusal(state: EmulatorState, dialect: EmulatedDialect, request: Any, body: Any) -> Any:
+    """The error a real server would answer this request with (auth, JSON, validation), if any."""
+    from starlette.responses import JSONResponse
+
+    if state.iam_tokens is not None and dialect.auth == "x-auth-token":
+        authorized = request.headers.get("x-auth-token") in state.iam_tokens
+    else:
+        authorized = dialect.authorized(request.headers, state.api_key)
+    if not authorized:
+        return JSONResponse(dialect.error_body(401, "unauthorized", "invalid or missing credentials"), status_code=401)
+    if not isinstance(body, dict):
+        return JSONResponse(dialect.error_body(400, "invalid_json", "request body is not a JSON object"), 400)
+    if dialect.is_stream(body, request.url.path) and state.reject_stream_options and "stream_options" in body:
+        return JSONResponse(
+            dialect.error_body(400, "invalid_request", "Extra inputs are not permitted: stream_options"), 400
+        )
+    problem = dialect.validate(body, request.path_params)
+    if problem is not None:
+        status = dialect.validation_status
+        return JSONResponse(dialect.error_body(status, problem[0], problem[1]), status_code=status)
+    missing = dialect.unknown_model(body, request.path_params, state.served_models)
+    if missing is not None:
+        return JSONResponse(missing[1], status_code=missing[0])
+    return None
+
+
+def _answer(state: EmulatorState, dialect: EmulatedDialect, ctx: RenderContext, stream: bool,
+            fault: Fault | None) -> Any:
+    from starlette.responses import JSONResponse, StreamingResponse
+
+    headers = {"X-Request-Id": f"emu-req-{state.counter}"}
+    if not stream or (fault is not None and fault.ignore_stream):
+        answer = dialect.render_json(ctx)
+        if fault is not None and fault.trickle:
+            return StreamingResponse(_trickle(json.dumps(answer, ensure_ascii=False).encode(), fault.trickle),
+                                     media_type="application/json", headers=headers)
+        return JSONResponse(answer, headers=headers, media_type=fault.content_type if fault else None)
+    events = dialect.render_stream(ctx)
+    return StreamingResponse(
+        _counted(_send(events, state, fault), state), media_type=dialect.stream_media_type, headers=headers
+    )
+
+
+async def _trickle(data: bytes, interval: float, pieces: int = 8) -> AsyncIterator[bytes]:
+    size = -(-len(data) // pieces)
+    for i in range(0, len(data), size):
+        if i:
+            await asyncio.sleep(interval)
+        yield data[i : i + size]
+
+
+def _models_endpoint(state: EmulatorState) -> Any:
+    async def models(request: Any) -> Any:
+        from starlette.responses import JSONResponse
+
         served = state.served_models or ["emulated"]
         return JSONResponse({"object": "list", "data": [{"id": m, "object": "model", "owned_by": "emulator"}
                                                         for m in served]})
 
-    async def iam_tokens(request: Request) -> Response:
+    return models
+
+
+def _iam_endpoint(state: EmulatorState) -> Any:
+    async def iam_tokens(request: Any) -> Any:
+        from starlette.responses import JSONResponse
+
         body = json.loads(await request.body() or b"{}")
         try:
             password = body["auth"]["identity"]["password"]["user"]["password"]
@@ -182,12 +278,7 @@ def _build_app(state: EmulatorState) -> Any:
         return JSONResponse({"token": {"expires_at": expires, "methods": ["password"]}}, 201,
                             headers={"X-Subject-Token": token})
 
-    routes = [Route(path, handler(d), methods=["POST"]) for d in EMULATED for path in d.routes]
-    routes += prompt_server_routes(state)
-    routes.append(Route("/v3/auth/tokens", iam_tokens, methods=["POST"]))
-    routes.append(Route("/v1/models", models, methods=["GET"]))
-    routes.extend(rag_routes(state))  # embeddings, rerank, tokenize (testing/rag.py)
-    return Starlette(routes=routes)
+    return iam_tokens
 
 
 def _take_fault(state: EmulatorState) -> Fault | None:
@@ -214,6 +305,9 @@ async def _send(events: list[str], state: EmulatorState, fault: Fault | None) ->
     """Write the stream's events, honouring chunking, delay and stream faults."""
     for n, event in enumerate(events):
         if fault is not None:
+            if fault.error_event is not None and n == fault.error_after_chunks:
+                yield _error_event(fault).encode("utf-8") + events[-1].encode("utf-8")
+                return
             if fault.drop_after_chunks is not None and n >= fault.drop_after_chunks:
                 raise ConnectionResetError("emulated connection drop")
             if fault.stall_after_chunks is not None and n >= fault.stall_after_chunks:
@@ -242,6 +336,12 @@ async def _send(events: list[str], state: EmulatorState, fault: Fault | None) ->
                 await asyncio.sleep(state.delay)
 
 
+def _error_event(fault: Fault) -> str:
+    data = fault.error_event if isinstance(fault.error_event, str) else json.dumps(fault.error_event, ensure_ascii=False)
+    name = f"event: {fault.error_event_name}\n" if fault.error_event_name else ""
+    return f"{name}data: {data}\n\n"
+
+
 class Emulator:
     """The emulator server, started in a background thread (context manager) or via `serve()`."""
 
@@ -261,9 +361,9 @@ class Emulator:
         self.port = port
         self.ssl_certfile = ssl_certfile
         self.ssl_keyfile = ssl_keyfile
-        self.state = EmulatorState(
-            api_key=api_key, chunk_bytes=chunk_bytes, delay=delay, reject_stream_options=reject_stream_options
-        )
+        self._config = {"api_key": api_key, "chunk_bytes": chunk_bytes, "delay": delay,
+                        "reject_stream_options": reject_stream_options}
+        self.state = EmulatorState(**self._config)
         self.app = _build_app(self.state)
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -284,16 +384,11 @@ class Emulator:
         self.state.faults.append(fault)
 
     def reset(self) -> None:
-        self.state.max_in_flight = 0
-        self.state.iam_tokens = None
-        self.state.iam_issued = 0
-        self.state.served_models = None
-        self.state.vllm_separator = "\n"
-        self.state.triton_echo = True
-        self.state.triton_stream = "delta"
-        self.state.requests.clear()
-        self.state.script.clear()
-        self.state.faults.clear()
+        """Back to how it was constructed: no requests, scripts, faults or issued tokens; settings restored."""
+        fresh = EmulatorState(**self._config)
+        for f in fields(EmulatorState):
+            if f.name not in ("in_flight", "rag"):  # a live counter; the RAG routes' own state resets itself
+                setattr(self.state, f.name, getattr(fresh, f.name))
         self.state.rag.reset()
 
     @property
