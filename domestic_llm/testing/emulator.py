@@ -101,6 +101,10 @@ class EmulatorState:
     counter: int = 0
     in_flight: int = 0  # requests being answered now, and the most at any moment
     max_in_flight: int = 0
+    # open client connections, counted when each request arrives (a connection is opened to send
+    # one, so the most ever open is seen at some arrival); set by Emulator.start
+    open_connections: Any = None
+    max_open_connections: int = 0
     # Huawei IAM emulation: tokens issued by /v3/auth/tokens; when not None, pangu_v1 accepts only these
     iam_password: str = "emu-password"
     iam_tokens: set[str] | None = None
@@ -175,6 +179,8 @@ async def _record(state: EmulatorState, request: Any) -> Any:
                         (request.client.host, request.client.port) if request.client else None)
     )
     state.counter += 1
+    if state.open_connections is not None:
+        state.max_open_connections = max(state.max_open_connections, state.open_connections())
     return body
 
 
@@ -383,11 +389,15 @@ class Emulator:
         """Queue a misbehaviour for the next `fault.times` requests."""
         self.state.faults.append(fault)
 
+    def open_connections(self) -> int:
+        """Client connections open to the server right now."""
+        return len(self._server.server_state.connections) if self._server is not None else 0
+
     def reset(self) -> None:
         """Back to how it was constructed: no requests, scripts, faults or issued tokens; settings restored."""
         fresh = EmulatorState(**self._config)
         for f in fields(EmulatorState):
-            if f.name not in ("in_flight", "rag"):  # a live counter; the RAG routes' own state resets itself
+            if f.name not in ("in_flight", "open_connections", "rag"):  # live counters; RAG state resets itself
                 setattr(self.state, f.name, getattr(fresh, f.name))
         self.state.rag.reset()
 
@@ -423,6 +433,7 @@ class Emulator:
             ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
         )
         self._server = uvicorn.Server(config)
+        self.state.open_connections = self.open_connections
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, name="domestic-llm-emulator", daemon=True
         )
