@@ -28,14 +28,13 @@ from typing import Any
 import httpx
 
 from .dialects.base import Dialect, ParseOptions
-from .error_bodies import error_for, recognise
+from .error_bodies import error_for, hints, recognise
 from .errors import DomesticLLMError, MalformedResponseError, StreamInterruptedError, StreamTimeoutError, redact_url
 from .jsonlenient import loads_lenient
 from .sse import SSEEvent
 from .types import ChatChunk, ChatResult, ToolCallDelta
 
 _HEAD = 200  # bytes of the body kept for error messages
-_ERROR_HINTS = ('"error', '"code"', '"success"')  # cheap pre-filter: most events need no second look
 
 
 class StreamAssembler:
@@ -43,7 +42,7 @@ class StreamAssembler:
 
     __slots__ = ("dialect", "options", "url", "content_type", "request_id", "stall_timeout", "deadline",
                  "decoder", "parser", "text", "reasoning", "head", "saw_data", "delivered", "before_data",
-                 "not_streaming", "last_data", "clocked")
+                 "not_streaming", "last_data", "clocked", "error_hints")
 
     def __init__(self, dialect: Dialect, options: ParseOptions, *, url: str | None = None,
                  content_type: str = "", request_id: str | None = None,
@@ -65,6 +64,7 @@ class StreamAssembler:
         # the bytes before the first data event: a JSON answer instead of a stream, if no event ever comes
         self.before_data: list[bytes] | None = []
         self.not_streaming = False  # set when the body turned out to be one JSON answer
+        self.error_hints = hints(dialect.error_shapes)  # a cheap pre-filter: most events need no second look
         self.clocked = stall_timeout is not None or deadline is not None
         self.last_data = time.monotonic() if self.clocked else 0.0
 
@@ -92,7 +92,7 @@ class StreamAssembler:
             data = event.data
             if data is not None:
                 self.saw_data, self.before_data = True, None
-                if event.event == "error" or any(hint in data for hint in _ERROR_HINTS):
+                if event.event == "error" or any(hint in data for hint in self.error_hints):
                     self._raise_if_error(event)
             out.extend(self.parser.feed(event))
         for chunk in out:

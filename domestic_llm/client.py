@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import replace
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -50,6 +50,9 @@ from .thinking import ThinkMode
 from .transport import Transport
 from .types import AuthScheme, ChatChunk, ChatRequest, ChatResult, HttpRequest, Message
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 log = logging.getLogger("domestic_llm")
 
 TokenProvider = Callable[[], Any]
@@ -58,7 +61,30 @@ TokenProvider = Callable[[], Any]
 Messages = ChatRequest | Sequence[Message | dict[str, Any]] | str
 
 
-class ChatClient:
+class Closeable:
+    """`with` / `async with` for anything with `close()` and `aclose()` (the client, both adapters)."""
+
+    def close(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    async def aclose(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+
+class ChatClient(Closeable):
     """A configured connection to one chat endpoint.
 
     ```python
@@ -388,19 +414,6 @@ class ChatClient:
     async def aclose(self) -> None:
         """Close pooled connections, the async pool included."""
         await self.transport.aclose()
-
-    def __enter__(self) -> ChatClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> ChatClient:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.aclose()
 
 
 def _is_loopback(url: str) -> bool:

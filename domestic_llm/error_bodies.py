@@ -48,6 +48,10 @@ class ErrorShape:
     nested: bool = False  # the marker's value is an object holding code / message / type
     details_key: str | None = None  # extra detail appended to the message
     code_status: tuple[tuple[str, int], ...] = ()  # HTTP status of non-numeric codes, e.g. ("validation", 400)
+    hint: str = ""  # text every matching event contains (default `"<marker>"`): events without any hint skip parsing
+
+    def hint_text(self) -> str:
+        return self.hint or f'"{self.marker}"'
 
     def matches(self, value: Any) -> bool:
         return value in self.errors if self.errors is not None else value not in self.ok
@@ -55,7 +59,7 @@ class ErrorShape:
 
 ERROR_SHAPES: tuple[ErrorShape, ...] = (
     ErrorShape("openai", "error", ok=(None, "", {}, False), nested=True),
-    ErrorShape("vllm", "object", errors=("error",)),
+    ErrorShape("vllm", "object", errors=("error",), hint='"error"'),
     ErrorShape("success_flag", "success", ok=(True, "true", None), code_keys=("errorCode", "error_code", "code"),
                message_keys=("errorMsg", "error_msg", "message", "msg")),
     ErrorShape("error_code", "error_code", ok=_OK_CODES, code_keys=("error_code",),
@@ -98,6 +102,11 @@ def _status_of(code: Any) -> int:
         if 400 <= number < 600:
             return number
     return 500
+
+
+def hints(extra: Sequence[ErrorShape] = ()) -> tuple[str, ...]:
+    """Substrings of which a stream event must contain one to be worth checking for an error."""
+    return tuple(dict.fromkeys(shape.hint_text() for shape in (*extra, *ERROR_SHAPES)))
 
 
 def recognise(obj: Any, extra: Sequence[ErrorShape] = ()) -> RecognisedError | None:

@@ -12,7 +12,6 @@ keyword arguments (`config.CLIENT_OPTIONS`) and sampling parameter names
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 from pydantic import (
@@ -24,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from .client import ChatClient
+from .client import ChatClient, Closeable
 from .config import CLIENT_OPTIONS, DEFAULTS, SAMPLING_PARAMS, env, make_request
 from .dialects.base import Dialect
 from .thinking import ThinkMode
@@ -36,7 +35,7 @@ def api_key_from_env() -> SecretStr | None:
     return SecretStr(value) if value else None
 
 
-class EndpointSettings(BaseModel):
+class EndpointSettings(BaseModel, Closeable):
     """Where the endpoint is, how to talk to it, and the default sampling parameters."""
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, protected_namespaces=())
@@ -174,19 +173,6 @@ class EndpointSettings(BaseModel):
     async def aclose(self) -> None:
         """Close the connection pools, the async one included."""
         await self.client.aclose()
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Any:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.aclose()
 
     def sampling(self) -> dict[str, Any]:
         """The sampling parameters that are set (`n=1` is the servers' default and not sent)."""

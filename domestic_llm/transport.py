@@ -68,6 +68,7 @@ class Transport:
             max_keepalive_connections=max_connections if max_keepalive_connections is None else max_keepalive_connections,
         )
         self._client: httpx.Client | None = None
+        self._client_finalizer: weakref.finalize | None = None
         self._aclient: httpx.AsyncClient | None = None
         self._aclient_loop: asyncio.AbstractEventLoop | None = None
         self._aclient_guard: AsyncIterator[None] | None = None
@@ -76,7 +77,7 @@ class Transport:
     def __getstate__(self) -> dict[str, Any]:
         # copies and pickles carry the configuration, never live connections: they pool lazily
         state = {k: v for k, v in self.__dict__.items() if k != "_lock"}
-        state.update(_client=None, _aclient=None, _aclient_loop=None, _aclient_guard=None)
+        state.update(_client=None, _client_finalizer=None, _aclient=None, _aclient_loop=None, _aclient_guard=None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -103,7 +104,7 @@ class Transport:
                 if self._client is None:
                     client = httpx.Client(**self._kwargs())
                     # a model dropped without close() still releases its sockets
-                    weakref.finalize(self, client.close)
+                    self._client_finalizer = weakref.finalize(self, client.close)
                     self._client = client
         return self._client
 
@@ -135,14 +136,14 @@ class Transport:
 
     @staticmethod
     def _build(client: httpx.Client | httpx.AsyncClient, req: HttpRequest, timeout: httpx.Timeout | None) -> httpx.Request:
-        extra = {} if timeout is None else {"timeout": timeout}
-        return client.build_request(req.method, req.url, headers=req.headers, json=req.json, **extra)
+        return client.build_request(req.method, req.url, headers=req.headers, json=req.json,
+                                    timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout)
 
     def close(self) -> None:
         """Close the sync pool (an async pool is closed by `aclose()` or with its loop)."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        if self._client_finalizer is not None:
+            self._client_finalizer()  # closes the client, once
+        self._client = self._client_finalizer = None
 
     async def aclose(self) -> None:
         """Close both pools."""

@@ -48,6 +48,7 @@ from domestic_llm.errors import ConfigurationError, redact_url
 from domestic_llm.settings import EndpointSettings
 from domestic_llm.thinking import split_think_text
 from domestic_llm.types import ChatRequest
+from domestic_llm.types import ChatResult as CoreResult  # LangChain has a ChatResult of its own
 
 from ._convert import PROVIDER, to_generation, to_generation_chunk, to_neutral
 from ._errors import langchain_errors
@@ -171,7 +172,7 @@ class ChatDomestic(BaseChatModel, EndpointSettings):
         with langchain_errors():
             return self._chat_result(await self.client.ainvoke(request), request.model)
 
-    def _chat_result(self, result: Any, model: str) -> ChatResult:
+    def _chat_result(self, result: CoreResult, model: str) -> ChatResult:
         dialect = self.client.dialect.name
         generations = [to_generation(choice, result, model, dialect) for choice in result.choices]
         llm_output: dict[str, Any] = {"model_name": result.metadata.get("model") or model}

@@ -223,3 +223,26 @@ def test_stall_timeout_covers_a_silent_stream(emulator, surface, mode):
 
 def test_every_error_here_is_a_domestic_llm_error():
     assert all(issubclass(cls, DomesticLLMError) for _, cls, _, _ in ERROR_BODIES)
+
+
+def test_the_error_shapes_are_data_a_dialect_can_extend():
+    from domestic_llm.assembler import StreamAssembler
+    from domestic_llm.dialects.base import ParseOptions
+    from domestic_llm.dialects.openai import OpenAIDialect
+    from domestic_llm.error_bodies import ErrorShape, recognise
+
+    shape = ErrorShape("gateway_x", "status", ok=("OK",), code_keys=("status",), message_keys=("reason",))
+    assert recognise({"status": "BUSY", "reason": "排队中"}) is None  # unknown to the common shapes
+    found = recognise({"status": "BUSY", "reason": "排队中", "traceId": "t-1"}, (shape,))
+    assert (found.shape, found.code, found.message, found.request_id) == ("gateway_x", "BUSY", "排队中", "t-1")
+    assert recognise({"status": "OK", "reason": ""}, (shape,)) is None
+    assert recognise({"code": 0, "msg": "success", "choices": [{"index": 0}]}) is None  # an answer is an answer
+
+    class GatewayX(OpenAIDialect):
+        name = "gateway_x"
+        error_shapes = (shape,)
+
+    assembler = StreamAssembler(GatewayX(), ParseOptions(), url="http://gw/x")
+    with pytest.raises(ServerError) as info:
+        assembler.feed('data: {"status": "BUSY", "reason": "排队中"}\n\n'.encode())
+    assert info.value.server_message == "排队中" and info.value.url == "http://gw/x"

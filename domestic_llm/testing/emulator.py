@@ -18,7 +18,6 @@ can `script()` the replies it wants and read back `requests`.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import socket
 import threading
@@ -29,6 +28,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .dialects import EMULATED, EmulatedDialect, RenderContext
+from .faults import Fault, fault_answer, hang, send_events, trickle
 from .prompt_servers import prompt_server_routes
 from .rag import rag_routes
 from .replies import Reply, default_reply
@@ -43,49 +43,6 @@ class RecordedRequest:
     headers: dict[str, str]
     json: Any
     client: tuple[str, int] | None = None  # the peer address: distinct ports = distinct connections
-
-
-@dataclass
-class Fault:
-    """A misbehaviour for the next `times` requests (see `Emulator.fault`).
-
-    Refusals: `status` answers with that HTTP status (and `retry_after`) and `body`
-    (default: the dialect's error body) instead of an answer; `Fault(status=200,
-    body={"code": 500, "msg": "推理服务繁忙"})` is an error hidden in a 200. `redirect`
-    answers 307 with that `Location`; `raw` answers 200 with exactly those bytes
-    (`content_type`, default `text/plain`); `hang` waits that many seconds before
-    answering at all.
-
-    Non-streaming servers: `ignore_stream` answers a stream request with the complete
-    JSON answer (labelled `content_type`, default `application/json`); `trickle`
-    sends a non-streamed body in eight pieces that many seconds apart.
-
-    Stream faults: cut the connection after `drop_after_chunks` events; go silent (or
-    send only keep-alives every `keepalive_interval` seconds) after
-    `stall_after_chunks`; damage lines; or, after `error_after_chunks` events, send
-    `error_event` (a JSON object or text) as a data event, with an `event:` line
-    `error_event_name` when set, then the end-of-stream marker.
-    Slow-drip bytes are `Emulator(chunk_bytes=1, delay=…)`.
-    """
-
-    status: int | None = None
-    times: int = 1
-    retry_after: str | None = None
-    body: Any = None
-    redirect: str | None = None
-    raw: str | bytes | None = None
-    content_type: str | None = None
-    hang: float | None = None
-    ignore_stream: bool = False
-    trickle: float | None = None
-    drop_after_chunks: int | None = None
-    stall_after_chunks: int | None = None
-    keepalive_interval: float | None = None
-    damage_lines: bool = False  # every third data line gets trailing garbage (recoverable)
-    break_lines: bool = False  # every fourth data line is cut in half (unrecoverable)
-    error_event: Any = None
-    error_event_name: str | None = None
-    error_after_chunks: int = 0
 
 
 @dataclass
@@ -136,11 +93,11 @@ def _chat_endpoint(state: EmulatorState, route_dialect: EmulatedDialect) -> Any:
         body = await _record(state, request)
         dialect = route_dialect.serving(body)  # servers sharing a route (TGI, vLLM's demo) tell by the body
         fault = _take_fault(state)
-        if fault is not None and fault.hang and await _hang(request, fault.hang):
+        if fault is not None and fault.hang and await hang(request, fault.hang):
             from starlette.responses import Response
 
             return Response(status_code=499)  # the client gave up: nobody will read this
-        refusal = _fault_refusal(fault, dialect) or _refusal(state, dialect, request, body)
+        refusal = fault_answer(fault, dialect) or _refusal(state, dialect, request, body)
         if refusal is not None:
             return refusal
         body = dialect.chat_view(body)
@@ -158,16 +115,6 @@ def _chat_endpoint(state: EmulatorState, route_dialect: EmulatedDialect) -> Any:
     return endpoint
 
 
-async def _hang(request: Any, seconds: float) -> bool:
-    """Say nothing for `seconds`; True if the client disconnected meanwhile."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if await request.is_disconnected():
-            return True
-        await asyncio.sleep(0.05)
-    return False
-
-
 async def _record(state: EmulatorState, request: Any) -> Any:
     raw = await request.body()
     try:
@@ -182,23 +129,6 @@ async def _record(state: EmulatorState, request: Any) -> Any:
     if state.open_connections is not None:
         state.max_open_connections = max(state.max_open_connections, state.open_connections())
     return body
-
-
-def _fault_refusal(fault: Fault | None, dialect: EmulatedDialect) -> Any:
-    """The answer of a fault that replaces the whole answer, if it is one."""
-    from starlette.responses import JSONResponse, Response
-
-    if fault is None:
-        return None
-    if fault.status is not None:
-        headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
-        err = fault.body or dialect.error_body(fault.status, "emulated_fault", f"emulated failure {fault.status}")
-        return JSONResponse(err, status_code=fault.status, headers=headers)
-    if fault.redirect is not None:
-        return Response(status_code=307, headers={"Location": fault.redirect})
-    if fault.raw is not None:
-        return Response(fault.raw, media_type=fault.content_type or "text/plain")
-    return None
 
 
 def _refusal(state: EmulatorState, dialect: EmulatedDialect, request: Any, body: Any) -> Any:
@@ -235,21 +165,14 @@ def _answer(state: EmulatorState, dialect: EmulatedDialect, ctx: RenderContext, 
     if not stream or (fault is not None and fault.ignore_stream):
         answer = dialect.render_json(ctx)
         if fault is not None and fault.trickle:
-            return StreamingResponse(_trickle(json.dumps(answer, ensure_ascii=False).encode(), fault.trickle),
+            return StreamingResponse(trickle(json.dumps(answer, ensure_ascii=False).encode(), fault.trickle),
                                      media_type="application/json", headers=headers)
         return JSONResponse(answer, headers=headers, media_type=fault.content_type if fault else None)
     events = dialect.render_stream(ctx)
     return StreamingResponse(
-        _counted(_send(events, state, fault), state), media_type=dialect.stream_media_type, headers=headers
+        _counted(send_events(events, fault, state.chunk_bytes, state.delay), state), media_type=dialect.stream_media_type,
+        headers=headers,
     )
-
-
-async def _trickle(data: bytes, interval: float, pieces: int = 8) -> AsyncIterator[bytes]:
-    size = -(-len(data) // pieces)
-    for i in range(0, len(data), size):
-        if i:
-            await asyncio.sleep(interval)
-        yield data[i : i + size]
 
 
 def _models_endpoint(state: EmulatorState) -> Any:
@@ -307,47 +230,6 @@ async def _counted(body: AsyncIterator[bytes], state: EmulatorState) -> AsyncIte
         state.in_flight -= 1
 
 
-async def _send(events: list[str], state: EmulatorState, fault: Fault | None) -> AsyncIterator[bytes]:
-    """Write the stream's events, honouring chunking, delay and stream faults."""
-    for n, event in enumerate(events):
-        if fault is not None:
-            if fault.error_event is not None and n == fault.error_after_chunks:
-                yield _error_event(fault).encode("utf-8") + events[-1].encode("utf-8")
-                return
-            if fault.drop_after_chunks is not None and n >= fault.drop_after_chunks:
-                raise ConnectionResetError("emulated connection drop")
-            if fault.stall_after_chunks is not None and n >= fault.stall_after_chunks:
-                end = time.monotonic() + 30
-                while time.monotonic() < end:
-                    if fault.keepalive_interval:
-                        yield b": keep-alive\n\n"
-                        await asyncio.sleep(fault.keepalive_interval)
-                    else:
-                        await asyncio.sleep(0.5)
-                return
-            data_line = event.startswith("data:") and "[DONE]" not in event
-            if fault.damage_lines and n % 3 == 1 and data_line:
-                event = event.rstrip("\n") + "]} 乱码\n\n"
-            if fault.break_lines and n % 4 == 2 and data_line:
-                event = event[: len(event) // 2] + "\n\n"
-        data = event.encode("utf-8")
-        if state.chunk_bytes:
-            for i in range(0, len(data), state.chunk_bytes):
-                yield data[i : i + state.chunk_bytes]
-                if state.delay:
-                    await asyncio.sleep(state.delay)
-        else:
-            yield data
-            if state.delay:
-                await asyncio.sleep(state.delay)
-
-
-def _error_event(fault: Fault) -> str:
-    data = fault.error_event if isinstance(fault.error_event, str) else json.dumps(fault.error_event, ensure_ascii=False)
-    name = f"event: {fault.error_event_name}\n" if fault.error_event_name else ""
-    return f"{name}data: {data}\n\n"
-
-
 class Emulator:
     """The emulator server, started in a background thread (context manager) or via `serve()`."""
 
@@ -367,7 +249,7 @@ class Emulator:
         self.port = port
         self.ssl_certfile = ssl_certfile
         self.ssl_keyfile = ssl_keyfile
-        self._config = {"api_key": api_key, "chunk_bytes": chunk_bytes, "delay": delay,
+        self._config: dict[str, Any] = {"api_key": api_key, "chunk_bytes": chunk_bytes, "delay": delay,
                         "reject_stream_options": reject_stream_options}
         self.state = EmulatorState(**self._config)
         self.app = _build_app(self.state)
