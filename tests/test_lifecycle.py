@@ -1,7 +1,8 @@
 """Resources: close/aclose and context managers, pools across event loops, dropped models, stream cost.
 
 Each test that counts connections runs its own emulator, so connections pooled by
-other tests' models cannot count; counts are read from the server
+other tests' models cannot count, and keeps idle connections open for a minute, so
+a connection closes only when the client closes it; counts are read from the server
 (`Emulator.open_connections`) and waited for, since the server notices a closed
 socket a moment later.
 """
@@ -12,6 +13,7 @@ import asyncio
 import gc
 import sys
 import time
+import warnings
 
 import pytest
 
@@ -29,7 +31,7 @@ MODELS = {"core": ChatClient, "langchain": ChatDomestic, "llamaindex": DomesticL
 
 @pytest.fixture
 def own_emulator():
-    with Emulator() as emu:
+    with Emulator(keep_alive=60) as emu:
         yield emu
 
 
@@ -89,8 +91,11 @@ def test_models_dropped_without_close_release_their_sockets(own_emulator):
         _answer(llm, "llamaindex" if isinstance(llm, DomesticLLM) else
                 "langchain" if isinstance(llm, ChatDomestic) else "core")
     assert own_emulator.open_connections() == 15
-    del models, llm
-    gc.collect()  # an unclosed socket would be a ResourceWarning, an error in this suite
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del models, llm
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []  # closed, not garbage-collected
     assert _settle(own_emulator) == 0
 
 

@@ -244,11 +244,13 @@ class Emulator:
         reject_stream_options: bool = False,
         ssl_certfile: str | None = None,
         ssl_keyfile: str | None = None,
+        keep_alive: int = 5,
     ) -> None:
         self.host = host
         self.port = port
         self.ssl_certfile = ssl_certfile
         self.ssl_keyfile = ssl_keyfile
+        self.keep_alive = keep_alive  # seconds an idle client connection is kept open (uvicorn's default 5)
         self._config: dict[str, Any] = {"api_key": api_key, "chunk_bytes": chunk_bytes, "delay": delay,
                         "reject_stream_options": reject_stream_options}
         self.state = EmulatorState(**self._config)
@@ -312,6 +314,7 @@ class Emulator:
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=1,
+            timeout_keep_alive=self.keep_alive,
             ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
         )
         self._server = uvicorn.Server(config)
