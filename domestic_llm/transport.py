@@ -1,12 +1,12 @@
 """httpx transport: one pooled sync client and one async client per model instance.
 
 Both are created lazily on first use and reused across calls. An `AsyncClient`'s
-connections belong to the event loop that opened them, so a call from a
-different loop (a second `asyncio.run`, a fresh pytest loop) gets a fresh async
-client. The previous one is not left to the garbage collector: it is closed
-inside its own loop when that loop shuts down (`asyncio.run` and `asyncio.Runner`
-finalise async generators before closing the loop, and a guard generator does the
-closing), or at the latest when the next loop takes over.
+connections belong to the event loop that opened them, so each loop gets its own
+async client (a second `asyncio.run`, a fresh pytest loop, loops in several
+threads). None is left to the garbage collector: each is closed inside its own
+loop when that loop shuts down (`asyncio.run` and `asyncio.Runner` finalise async
+generators before closing the loop, and a guard generator does the closing), and
+the entries of closed loops are dropped when another loop takes a client.
 """
 
 from __future__ import annotations
@@ -69,20 +69,21 @@ class Transport:
         )
         self._client: httpx.Client | None = None
         self._client_finalizer: weakref.finalize | None = None
-        self._aclient: httpx.AsyncClient | None = None
-        self._aclient_loop: asyncio.AbstractEventLoop | None = None
-        self._aclient_guard: AsyncIterator[None] | None = None
+        # per event loop: its client and the guard that closes it when the loop shuts down
+        self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, Any]] = (
+            weakref.WeakKeyDictionary())
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
         # copies and pickles carry the configuration, never live connections: they pool lazily
-        state = {k: v for k, v in self.__dict__.items() if k != "_lock"}
-        state.update(_client=None, _client_finalizer=None, _aclient=None, _aclient_loop=None, _aclient_guard=None)
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_aclients")}
+        state.update(_client=None, _client_finalizer=None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+        self._aclients = weakref.WeakKeyDictionary()
 
     def _kwargs(self) -> dict[str, Any]:
         # trust_env=True: HTTP(S)_PROXY / NO_PROXY and SSL_CERT_FILE from the environment apply;
@@ -109,19 +110,17 @@ class Transport:
         return self._client
 
     async def aclient(self) -> httpx.AsyncClient:
-        """The async client of the running loop (a new one when the loop changed)."""
+        """The async client of the running loop (created on the loop's first call)."""
         loop = asyncio.get_running_loop()
-        if self._aclient is None or self._aclient_loop is not loop:
-            self._release_other_loop()
+        entry = self._aclients.get(loop)
+        if entry is None:
+            for old in [old for old in self._aclients if old.is_closed()]:
+                del self._aclients[old]  # its guard closed its client when it shut down
             client = httpx.AsyncClient(**self._kwargs())
             guard = _closed_with_its_loop(client)
             await guard.__anext__()  # registers it with this loop's async-generator shutdown
-            self._aclient, self._aclient_loop, self._aclient_guard = client, loop, guard
-        return self._aclient
-
-    def _release_other_loop(self) -> None:
-        """Forget the client of a previous loop; its guard closed it if that loop shut down cleanly."""
-        self._aclient = self._aclient_loop = self._aclient_guard = None
+            entry = self._aclients[loop] = (client, guard)
+        return entry[0]
 
     def send(self, req: HttpRequest, *, timeout: httpx.Timeout | None = None) -> httpx.Response:
         """Send; the body is left unread (the caller reads it and must close the response)."""
@@ -146,9 +145,8 @@ class Transport:
         self._client = self._client_finalizer = None
 
     async def aclose(self) -> None:
-        """Close both pools."""
-        guard, self._aclient_guard = self._aclient_guard, None
-        if guard is not None and self._aclient_loop is asyncio.get_running_loop():
-            await guard.aclose()  # type: ignore[attr-defined]  # runs the guard's finally: aclient.aclose()
-        self._aclient = self._aclient_loop = None
+        """Close the sync pool and the running loop's async pool (others close with their loops)."""
+        entry = self._aclients.pop(asyncio.get_running_loop(), None)
+        if entry is not None:
+            await entry[1].aclose()  # runs the guard's finally: the client's aclose()
         self.close()

@@ -73,7 +73,8 @@ def test_with_closes_the_pool_and_the_model_still_works_after_close(own_emulator
 async def test_async_with_closes_the_async_pool(own_emulator, surface):
     async with MODELS[surface](model="m", base_url=own_emulator.base_url) as llm:
         assert await _aanswer(llm, surface) == ANSWER
-    assert llm.client.transport._aclient is None if surface != "core" else llm.transport._aclient is None
+    transport = llm.transport if surface == "core" else llm.client.transport
+    assert not transport._aclients
     assert _settle(own_emulator) == 0
 
 
@@ -145,3 +146,18 @@ def test_llamaindex_stream_work_per_chunk_does_not_grow_with_the_answer():
     final = acc.add(ChatChunk(0, final=True, finish_reason="stop"))
     expected = "".join(f"文{n % 10}" for n in range(20000)) + "文x"
     assert final.message.content == expected and final.additional_kwargs["reasoning_content"].endswith("思9思x")
+
+
+def test_event_loops_in_several_threads_share_one_model(own_emulator):
+    from concurrent.futures import ThreadPoolExecutor
+
+    own_emulator.state.delay = 0.01  # calls of different loops overlap
+    client = ChatClient(model="m", base_url=own_emulator.base_url)
+
+    async def three() -> list[str]:
+        return [r.text for r in await asyncio.gather(*(client.ainvoke(Q) for _ in range(3)))]
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = [a for batch in pool.map(lambda _: asyncio.run(three()), range(8)) for a in batch]
+    assert answers == [ANSWER] * 24  # a loop taking a client never closes another loop's
+    assert _settle(own_emulator) == 0
