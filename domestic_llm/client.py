@@ -207,7 +207,9 @@ class ChatClient(Closeable):
         headers = {"Accept": "text/event-stream" if stream else "application/json"}
         headers.update(self.dialect.auth_headers(token, self.auth_scheme))
         url = self.dialect.call_url(self.url, request, stream)
-        return self.dialect.build_request(request, url=url, stream=stream, headers=headers, options=options)
+        http = self.dialect.build_request(request, url=url, stream=stream, headers=headers, options=options)
+        call.sent_stream_options = http.json is not None and "stream_options" in http.json
+        return http
 
     def _token_sync(self, refresh: bool) -> str | None:
         if self.token_provider is None:
@@ -233,7 +235,7 @@ class ChatClient(Closeable):
 
     # ---- attempts --------------------------------------------------------------------
 
-    def _recover(self, call: CallState, http: HttpRequest) -> bool:
+    def _recover(self, call: CallState) -> bool:
         """Errors fixed by changing the request rather than waiting: True means try again now."""
         exc = call.error
         if isinstance(exc, AuthenticationError) and self.token_provider is not None and not call.refreshed_token:
@@ -242,8 +244,7 @@ class ChatClient(Closeable):
         if (
             isinstance(exc, BadRequestError)
             and not isinstance(exc, ContextOverflowError)
-            and http.json is not None
-            and "stream_options" in http.json
+            and call.sent_stream_options
             and not call.no_stream_options
         ):
             # some strict servers reject stream_options: ask once more without it; remembered
@@ -271,8 +272,10 @@ class ChatClient(Closeable):
         return min(ends) if ends else None
 
     def _send_sync(self, request: ChatRequest, stream: bool, call: CallState) -> tuple[httpx.Response, Any]:
-        for delay in call.attempts(lambda c: self._recover(c, http)):
-            time.sleep(delay)
+        """The attempts of one call: a stream's open response, or a closed one and its parsed answer."""
+        for delay in call.attempts(self._recover):
+            if delay:
+                time.sleep(delay)
             token = self._token_sync(call.refreshed_token)
             http = self._http(request, stream, token, call)
             read_by = self._read_deadline(call)
@@ -287,8 +290,9 @@ class ChatClient(Closeable):
         raise AssertionError("unreachable: attempts() raises the last error")  # pragma: no cover
 
     async def _send_async(self, request: ChatRequest, stream: bool, call: CallState) -> tuple[httpx.Response, Any]:
-        for delay in call.attempts(lambda c: self._recover(c, http)):
-            await asyncio.sleep(delay)
+        for delay in call.attempts(self._recover):
+            if delay:
+                await asyncio.sleep(delay)
             token = await self._token_async(call.refreshed_token)
             http = self._http(request, stream, token, call)
             read_by = self._read_deadline(call)

@@ -74,6 +74,7 @@ class CallState:
     retries: int = 0
     refreshed_token: bool = False
     no_stream_options: bool = False
+    sent_stream_options: bool = False  # the last attempt's body carried stream_options
     error: DomesticLLMError | None = None  # the last attempt's error, set by the driving loop
     options: Any = None  # the call's parse options (a dialect adds per-call stops, markers, prompt)
 
