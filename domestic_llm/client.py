@@ -31,8 +31,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import replace
-from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
@@ -40,18 +39,15 @@ from .answers import header_request_id, read_body_async, read_body_sync, read_re
 from .assembler import StreamAssembler
 from .discovery import alist_models, aserved_models_hint, list_models, model_missing, served_models_hint
 from .discovery import with_served_models
-from .config import DEFAULTS, as_messages, check_options, env, require_tools, resolve_target
+from .config import DEFAULTS, as_messages, check_options, env, require_tools, resolve_target, templated
 from .dialects.base import Dialect, ParseOptions
 from .errors import APIStatusError, AuthenticationError, BadRequestError, ConfigurationError, ContextOverflowError
 from .errors import DomesticLLMError
 from .errors import redact_url
 from .retry import CallState, RetryPolicy
 from .thinking import ThinkMode
-from .transport import Transport
+from .transport import Closeable, Transport
 from .types import AuthScheme, ChatChunk, ChatRequest, ChatResult, HttpRequest, Message
-
-if TYPE_CHECKING:
-    from typing_extensions import Self
 
 log = logging.getLogger("domestic_llm")
 
@@ -59,29 +55,6 @@ TokenProvider = Callable[[], Any]
 """A callable returning the token (or an awaitable of it); asked before each request and again after a 401."""
 
 Messages = ChatRequest | Sequence[Message | dict[str, Any]] | str
-
-
-class Closeable:
-    """`with` / `async with` for anything with `close()` and `aclose()` (the client, both adapters)."""
-
-    def close(self) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    async def aclose(self) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.aclose()
 
 
 class ChatClient(Closeable):
@@ -127,15 +100,7 @@ class ChatClient(Closeable):
         self.params = dict(params or {})  # default sampling params, overridden per call
         self.model_kwargs = dict(model_kwargs or {})  # extra body fields sent with every request
         self.dialect, self.url = resolve_target(endpoint, base_url, dialect)
-        if chat_template is not None:
-            if not hasattr(self.dialect, "with_template"):
-                raise ConfigurationError(
-                    f"chat_template: the {self.dialect.name!r} dialect sends messages, the server applies the "
-                    "template; chat_template applies to prompt-style dialects (tgi, vllm_generate, triton)"
-                )
-            self.dialect = self.dialect.with_template(chat_template)
-        if hasattr(self.dialect, "check_model"):
-            self.dialect.check_model(self.model)  # a chat template must be known before any request
+        self.dialect = templated(self.dialect, chat_template, self.model)
         self._api_key = api_key if api_key is not None else env("API_KEY")
         self.auth_scheme = auth_scheme
         self.token_provider = token_provider

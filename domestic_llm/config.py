@@ -124,6 +124,20 @@ def check_options(
         raise ConfigurationError(f"think_tags={think_tags!r} must be one of {', '.join(THINK_MODES)}")
 
 
+def templated(dialect: Dialect, chat_template: Any, model: str) -> Dialect:
+    """The dialect with its chat template (prompt-style dialects only), checked before any request."""
+    if chat_template is not None:
+        if not hasattr(dialect, "with_template"):
+            raise ConfigurationError(
+                f"chat_template: the {dialect.name!r} dialect sends messages, the server applies the "
+                "template; chat_template applies to prompt-style dialects (tgi, vllm_generate, triton)"
+            )
+        dialect = dialect.with_template(chat_template)
+    if hasattr(dialect, "check_model"):
+        dialect.check_model(model)  # a chat template must be known before any request
+    return dialect
+
+
 def require_tools(dialect: Dialect) -> None:
     """Raise before sending when tools are given to a dialect that has no way to carry them."""
     if not dialect.supports_tools:

@@ -23,10 +23,11 @@ from pydantic import (
     model_validator,
 )
 
-from .client import ChatClient, Closeable
+from .client import ChatClient
 from .config import CLIENT_OPTIONS, DEFAULTS, SAMPLING_PARAMS, env, make_request
 from .dialects.base import Dialect
 from .thinking import ThinkMode
+from .transport import Closeable
 from .types import AuthScheme, ChatRequest, Message
 
 

@@ -16,13 +16,17 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from .config import DEFAULTS
 from .errors import APIConnectionError, APITimeoutError, redact_url
 from .types import HttpRequest
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 @contextmanager
@@ -42,6 +46,29 @@ async def _closed_with_its_loop(client: httpx.AsyncClient) -> AsyncIterator[None
         yield
     finally:
         await client.aclose()
+
+
+class Closeable:
+    """`with` / `async with` for anything with `close()` and `aclose()` (the client, both adapters)."""
+
+    def close(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    async def aclose(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
 
 
 class Transport:

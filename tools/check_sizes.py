@@ -16,7 +16,6 @@ MAX_FUNCTION_LINES = 60
 DEFAULT_PATHS = ("domestic_llm", "langchain_domestic_llm", "llamaindex_domestic_llm")
 #: known breaches being worked on elsewhere: reported, not failed (remove an entry once it is fixed)
 KNOWN = {
-    "domestic_llm/dialects/openai.py": "issue 12 moves the generic stream-parser base out of it",
 }
 
 
