@@ -169,12 +169,16 @@ class ChatClient(Closeable):
     def _http(self, request: ChatRequest, stream: bool, token: str | None, call: CallState) -> HttpRequest:
         """The HTTP request of one attempt (without stream_options once a strict server refused them)."""
         options = replace(self.options, include_usage=False) if call.no_stream_options else self.options
-        headers = {"Accept": "text/event-stream" if stream else "application/json"}
-        headers.update(self.dialect.auth_headers(token, self.auth_scheme))
         url = self.dialect.call_url(self.url, request, stream)
-        http = self.dialect.build_request(request, url=url, stream=stream, headers=headers, options=options)
+        http = self.dialect.build_request(request, url=url, stream=stream, headers=self._headers(stream, token),
+                                          options=options)
         call.sent_stream_options = http.json is not None and "stream_options" in http.json
         return http
+
+    def _headers(self, stream: bool, token: str | None) -> dict[str, str]:
+        headers = {"Accept": "text/event-stream" if stream else "application/json"}
+        headers.update(self.dialect.auth_headers(token, self.auth_scheme))
+        return headers
 
     def _token_sync(self, refresh: bool) -> str | None:
         if self.token_provider is None:
@@ -296,11 +300,15 @@ class ChatClient(Closeable):
                 raise
             raise with_served_models(exc, await aserved_models_hint(self)) from None
 
-    def _answer(self, resp: httpx.Response, body: bytes, token: str | None, options: ParseOptions) -> ChatResult:
+    def _status_error(self, resp: httpx.Response, body: bytes, token: str | None) -> DomesticLLMError:
+        return status_error(self.dialect, resp, body, token, self.url)
+
+    def _answer(self, resp: httpx.Response, body: bytes, token: str | None, options: ParseOptions) -> Any:
+        """A whole answer's body as the result (a subclass may read other routes' answers); errors raise."""
         if 300 <= resp.status_code < 400:
             raise redirect_error(self.dialect.name, resp, self.url)
         if resp.status_code >= 400:
-            raise status_error(self.dialect, resp, body, token, self.url)
+            raise self._status_error(resp, body, token)
         return read_result(self.dialect, options, resp, body, self.url)
 
     # ---- the public calls ---------------------------------------------------------------

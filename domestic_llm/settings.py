@@ -12,7 +12,7 @@ keyword arguments (`config.CLIENT_OPTIONS`) and sampling parameter names
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,

@@ -3,10 +3,10 @@
 Both are created lazily on first use and reused across calls. An `AsyncClient`'s
 connections belong to the event loop that opened them, so each loop gets its own
 async client (a second `asyncio.run`, a fresh pytest loop, loops in several
-threads). None is left to the garbage collector: each is closed inside its own
-loop when that loop shuts down (`asyncio.run` and `asyncio.Runner` finalise async
-generators before closing the loop, and a guard generator does the closing), and
-the entries of closed loops are dropped when another loop takes a client.
+threads). None is left to the garbage collector: each is closed by `aclose()`, or
+else inside its own loop when that loop shuts down (`asyncio.run` and
+`asyncio.Runner` finalise async generators before closing the loop, and a guard
+generator, kept alive until then even if its model is dropped, does the closing).
 """
 
 from __future__ import annotations
@@ -40,12 +40,33 @@ def map_transport_errors(url: str) -> Iterator[None]:
         raise APIConnectionError(f"cannot reach {redact_url(url)}: {exc or type(exc).__name__}", url=url) from exc
 
 
+#: every guard still to run, by loop: kept alive here (not only by its Transport) so that a model
+#: dropped without aclose() still has its pool closed inside its loop, when that loop shuts down
+_GUARDS: dict[int, tuple[asyncio.AbstractEventLoop, set[Any]]] = {}
+_GUARDS_LOCK = threading.Lock()
+
+
+def _keep_guard(loop: asyncio.AbstractEventLoop, guard: Any) -> None:
+    with _GUARDS_LOCK:
+        for key in [k for k, (old, _) in _GUARDS.items() if old.is_closed()]:
+            del _GUARDS[key]  # their guards ran when those loops shut down
+        _GUARDS.setdefault(id(loop), (loop, set()))[1].add(guard)
+
+
+def _drop_guard(loop: asyncio.AbstractEventLoop, guard: Any) -> None:
+    with _GUARDS_LOCK:
+        entry = _GUARDS.get(id(loop))
+        if entry is not None and entry[0] is loop:
+            entry[1].discard(guard)
+
+
 async def _closed_with_its_loop(client: httpx.AsyncClient) -> AsyncIterator[None]:
     """Started once and kept alive; the loop's async-generator shutdown runs the `finally`."""
     try:
         yield
     finally:
         await client.aclose()
+        await asyncio.sleep(0)  # let the transports' close callbacks run before the loop closes
 
 
 class Closeable:
@@ -146,6 +167,7 @@ class Transport:
             client = httpx.AsyncClient(**self._kwargs())
             guard = _closed_with_its_loop(client)
             await guard.__anext__()  # registers it with this loop's async-generator shutdown
+            _keep_guard(loop, guard)
             entry = self._aclients[loop] = (client, guard)
         return entry[0]
 
@@ -173,7 +195,9 @@ class Transport:
 
     async def aclose(self) -> None:
         """Close the sync pool and the running loop's async pool (others close with their loops)."""
-        entry = self._aclients.pop(asyncio.get_running_loop(), None)
+        loop = asyncio.get_running_loop()
+        entry = self._aclients.pop(loop, None)
         if entry is not None:
+            _drop_guard(loop, entry[1])
             await entry[1].aclose()  # runs the guard's finally: the client's aclose()
         self.close()

@@ -16,6 +16,7 @@ MAX_FUNCTION_LINES = 60
 DEFAULT_PATHS = ("domestic_llm", "langchain_domestic_llm", "llamaindex_domestic_llm")
 #: known breaches being worked on elsewhere: reported, not failed (remove an entry once it is fixed)
 KNOWN = {
+    "domestic_llm/testing/rag.py": "issue 15's emulator routes (rag_routes) arrived as one function; split pending",
 }
 
 
