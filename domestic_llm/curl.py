@@ -14,6 +14,7 @@ import logging
 import shlex
 from typing import Any
 
+from .config import SAMPLING_PARAMS
 from .credentials import lift_credentials
 from .errors import ConfigurationError, redact_url
 from .jsonlenient import loads_lenient
@@ -23,8 +24,7 @@ log = logging.getLogger("domestic_llm")
 # headers a client sets itself or that only describe one captured request
 NOISE_HEADERS = {"content-length", "host", "postman-token", "cache-control", "connection", "user-agent",
                  "accept-encoding", "content-type", "accept"}
-SAMPLING_FIELDS = {"temperature", "top_p", "top_k", "max_tokens", "max_completion_tokens", "presence_penalty",
-                   "frequency_penalty", "penalty_score", "n", "stop", "seed", "logprobs", "top_logprobs"}
+SAMPLING_FIELDS = {*SAMPLING_PARAMS, "max_completion_tokens"}  # lm_v2 names max_tokens so
 PER_CALL_FIELDS = {"messages", "stream", "stream_options", "model"}
 # single-letter curl flags without an argument, which may be grouped (`-sSk`)
 _NO_ARG_FLAGS = set("sSkLviNfg#")

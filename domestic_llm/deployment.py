@@ -31,7 +31,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from .client import env
+from .config import env
 from .embeddings import EmbeddingClient
 from .errors import ConfigurationError
 from .rerank import RerankClient

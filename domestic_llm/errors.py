@@ -67,6 +67,9 @@ class DomesticLLMError(Exception):
     """Base class of every error this package raises."""
 
     retryable: bool = False
+    #: what a stream had delivered when the error arrived (set on errors raised mid-stream)
+    partial_text: str = ""
+    partial_reasoning: str = ""
 
     def __init__(
         self,
@@ -110,7 +113,14 @@ class ConfigurationError(DomesticLLMError, ValueError):
 
 
 class APIStatusError(DomesticLLMError):
-    """The server answered with an error status or error body."""
+    """The server answered with an error status or error body.
+
+    `retry_after` holds the seconds of the server's `Retry-After` header, if any.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
 
 
 class BadRequestError(APIStatusError):

@@ -10,6 +10,7 @@ fields: vLLM reports a model's context length as `max_model_len`, which
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -64,7 +65,9 @@ def fetch_served_models(client: Any) -> list[ServedModel]:
     http.headers.update(client.dialect.auth_headers(token, client.auth_scheme))
     url = http.url
     http.url = with_query_credential(url, client.auth_scheme, token)
-    resp = client.transport.send(http, stream=False)
+    resp = client.transport.send(http)
+    with closing(resp):
+        resp.read()
     if resp.status_code >= 400:
         raise error_class_for(resp.status_code)(f"GET /v1/models answered HTTP {resp.status_code}",
                                                 status=resp.status_code, url=url)

@@ -4,8 +4,9 @@
 connection pool, auth headers per dialect, `token_provider` refresh after a
 401, retries with backoff and `Retry-After`, `total_timeout`, error mapping
 with status / server code / request id and secret scrubbing — reused by
-subclassing `ChatClient` and replacing only the two request hooks (`_prepare`,
-`_http`): a "request" here is a ready-made function of the auth headers. It is
+subclassing `ChatClient` and replacing its hooks (`_complete_request`, `_http`,
+`_answer`): a "request" here is a ready-made function of the auth headers, an
+answer the decoded JSON body. It is
 an implementation detail; the public clients (`EmbeddingClient`,
 `RerankClient`) hold one and expose nothing of the chat API.
 
@@ -28,9 +29,12 @@ from typing import Any, TypeVar, cast
 
 import httpx
 
-from .client import ChatClient, _header_request_id, env
+from .answers import header_request_id as _header_request_id
+from .client import ChatClient
+from .config import env
 from .credentials import with_query_credential
 from .dialects.base import Dialect, HttpRequest
+from .retry import CallState
 from .errors import (
     APIStatusError,
     ConfigurationError,
@@ -149,33 +153,42 @@ class ServiceEngine(ChatClient):
     def __repr__(self) -> str:
         return f"ServiceEngine(kind={self.kind!r}, dialect={self.dialect.name!r}, url={redact_url(self.url)!r})"
 
-    # The two ChatClient hooks: a request is a function of the auth headers, already validated.
-    def _prepare(self, request: Any) -> Any:
-        return request
+    # The ChatClient hooks: a request is a function of the auth headers, already validated;
+    # an answer is the decoded JSON body.
+    def _complete_request(self, messages: Any, params: dict[str, Any]) -> Any:
+        return messages
 
-    def _http(self, request: Any, stream: bool, token: str | None, state: dict[str, bool]) -> HttpRequest:
+    def _http(self, request: Any, stream: bool, token: str | None, call: CallState) -> HttpRequest:
         http: HttpRequest = request(self._headers(False, token))
         # a key configured as a URL query parameter (auth_scheme="query:<name>") rides on every route
         http.url = with_query_credential(http.url, self.auth_scheme, token)
         return http
 
+    def _answer(self, resp: httpx.Response, body: bytes, token: str | None, options: Any) -> Any:
+        if resp.status_code >= 300:
+            return super()._answer(resp, body, token, options)  # raises the status's error
+        decoded = self._decode(resp, body)
+        exc = self._error_in_body(resp, decoded)
+        if exc is not None:
+            raise exc
+        return decoded
+
     def _status_error(self, resp: httpx.Response, body_bytes: bytes, token: str | None) -> DomesticLLMError:
         exc = super()._status_error(resp, body_bytes, token)
         if overload_kind(exc) == "too_long" and not isinstance(exc, InputTooLongError):
             # llama.cpp says it with a 500: retrying the same input cannot help, so no retry
-            retry_after = getattr(exc, "retry_after", None)
             exc = InputTooLongError(exc.args[0], status=exc.status, code=exc.code, server_message=exc.server_message,
-                                    request_id=exc.request_id, url=self.url, body=exc.body)
-            exc.retry_after = retry_after  # type: ignore[attr-defined]
+                                    request_id=exc.request_id, url=self.url, body=exc.body,
+                                    retry_after=getattr(exc, "retry_after", None))
         return exc
 
-    def _decode(self, resp: httpx.Response) -> Any:
+    def _decode(self, resp: httpx.Response, body: bytes) -> Any:
         try:
-            return json.loads(resp.content)
+            return json.loads(body)
         except ValueError:
             raise MalformedResponseError(
                 f"{self.kind} endpoint answered HTTP {resp.status_code} with a body that is not JSON: "
-                f"{resp.text[:200]!r}",
+                f"{body[:200].decode('utf-8', 'replace')!r}",
                 status=resp.status_code, url=self.url, request_id=_header_request_id(resp.headers),
             ) from None
 
@@ -198,21 +211,11 @@ class ServiceEngine(ChatClient):
         return exc
 
     def post(self, build: Callable[[dict[str, str]], HttpRequest]) -> Any:
-        """Send one JSON request (with ChatClient's retries) and return the decoded JSON answer."""
-        resp = self._open(cast(Any, build), stream=False)
-        body = self._decode(resp)
-        exc = self._error_in_body(resp, body)
-        if exc is not None:
-            raise exc
-        return body
+        """Send one JSON request (with ChatClient's retries and clock) and return the decoded JSON answer."""
+        return self._send_sync(cast(Any, build), False, CallState.start(self.retry, self.total_timeout))[1]
 
     async def apost(self, build: Callable[[dict[str, str]], HttpRequest]) -> Any:
-        resp = await self._aopen(cast(Any, build), stream=False)
-        body = self._decode(resp)
-        exc = self._error_in_body(resp, body)
-        if exc is not None:
-            raise exc
-        return body
+        return (await self._send_async(cast(Any, build), False, CallState.start(self.retry, self.total_timeout)))[1]
 
     def malformed(self, message: str) -> MalformedResponseError:
         return MalformedResponseError(f"{self.dialect.name} {self.kind} endpoint: {message}", url=self.url)

@@ -4,8 +4,9 @@
 so every field, the `DOMESTIC_LLM_*` environment fallback, `from_curl`, the
 construction of the core `ChatClient` and the building of a `ChatRequest` from
 call keyword arguments behave the same in both. Field names are `ChatClient`'s
-keyword arguments (`CLIENT_OPTIONS`) and sampling parameter names
-(`SAMPLING_PARAMS`).
+keyword arguments (`config.CLIENT_OPTIONS`) and sampling parameter names
+(`config.SAMPLING_PARAMS`). Both adapters are also context managers: `close()` /
+`aclose()` release the connection pools.
 """
 
 from __future__ import annotations
@@ -25,12 +26,15 @@ from pydantic import (
 )
 
 from .arguments import check_arguments, known_names, merge_model_kwargs
-from .dialects.base import Dialect
-from .client import SAMPLING_PARAMS, ChatClient, client_from, env, make_request
+from .client import ChatClient
+from .config import CLIENT_OPTIONS, DEFAULTS, SAMPLING_PARAMS, env, make_request
 from .credentials import is_secret_header, lift_credentials, secret_value
+from .dialects.base import Dialect
 from .errors import ConfigurationError
-from .urls import tidy_url
+from .thinking import ThinkMode
+from .transport import Closeable
 from .types import ChatRequest, Message
+from .urls import tidy_url
 
 
 def api_key_from_env() -> SecretStr | None:
@@ -38,7 +42,7 @@ def api_key_from_env() -> SecretStr | None:
     return SecretStr(value) if value else None
 
 
-class EndpointSettings(BaseModel):
+class EndpointSettings(BaseModel, Closeable):
     """Where the endpoint is, how to talk to it, and the default sampling parameters."""
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, protected_namespaces=())
@@ -79,27 +83,27 @@ class EndpointSettings(BaseModel):
 
     thinking: bool | None = None
     """Switch the model's thinking on/off where the dialect has a switch; `None` sends nothing."""
-    think_tags: Literal["split", "drop", "keep"] | None = None
+    think_tags: ThinkMode | None = None
     """Inline `<think>` handling: split into reasoning, drop, or keep in content (default: the dialect's)."""
     think_starts_open: bool = False
     """The server's chat template already opened `<think>`: text is reasoning until `</think>`."""
     send_reasoning: bool = False
     """Send earlier reasoning back in the history (servers that need it for multi-turn tool use)."""
 
-    timeout: float | None = 120.0
-    """Seconds allowed for each network read (and a whole non-streamed answer)."""
-    connect_timeout: float | None = 10.0
+    timeout: float | None = DEFAULTS.timeout
+    """Seconds allowed for a whole non-streamed answer, and for each read of a stream."""
+    connect_timeout: float | None = DEFAULTS.connect_timeout
     stall_timeout: float | None = None
-    """Seconds a stream may go without a data event (keep-alive comments do not count)."""
+    """Seconds a stream may go without a data event, silent or sending only keep-alive comments."""
     total_timeout: float | None = None
-    """Cap in seconds on a whole call including retries."""
-    max_retries: int = 2
+    """Cap in seconds on a whole call: every attempt, the backoff between them and the reading of the answer."""
+    max_retries: int = DEFAULTS.max_retries
     default_headers: dict[str, str | SecretStr] | None = None
     """Headers sent with every request; key-like ones (`apikey`, `X-Api-Key`, …) are kept as secrets."""
     verify: bool | str = True
     """TLS verification: `True`, `False`, or the path of a CA bundle (private CAs)."""
     proxy: str | None = None
-    max_connections: int = 100
+    max_connections: int = DEFAULTS.max_connections
     stream_usage: bool = True
     """Ask for usage in streams (`stream_options.include_usage`)."""
     strict: bool = False
@@ -194,6 +198,14 @@ class EndpointSettings(BaseModel):
                                                tokenize_url=self.tokenize_url)
         return self._token_counter
 
+    def close(self) -> None:
+        """Close the connection pool (a later call opens new connections)."""
+        self.client.close()
+
+    async def aclose(self) -> None:
+        """Close the connection pools, the async one included."""
+        await self.client.aclose()
+
     def sampling(self) -> dict[str, Any]:
         """The sampling parameters that are set (`n=1` is the servers' default and not sent)."""
         params = {k: getattr(self, k, None) for k in SAMPLING_PARAMS}
@@ -261,3 +273,12 @@ def _resolve_secret_references(headers: dict[str, Any]) -> dict[str, Any]:
                 )
         out[name] = value
     return out
+
+
+def client_from(config: Any, api_key: Any) -> ChatClient:
+    """A `ChatClient` from an adapter object whose attributes are named as in `CLIENT_OPTIONS`.
+
+    `api_key` may be a pydantic `SecretStr`; it is unwrapped here and nowhere else.
+    """
+    secret = api_key.get_secret_value() if hasattr(api_key, "get_secret_value") else api_key
+    return ChatClient(api_key=secret, **{name: getattr(config, name) for name in CLIENT_OPTIONS})

@@ -18,10 +18,10 @@ answer, and `orphan_close` is set so the caller can warn.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 ThinkMode = Literal["split", "drop", "keep"]
-THINK_MODES = ("split", "drop", "keep")
+THINK_MODES: tuple[ThinkMode, ...] = get_args(ThinkMode)
 
 OPEN = "<think>"
 CLOSE = "</think>"

@@ -29,10 +29,12 @@ import math
 import os
 import re
 import threading
+from contextlib import closing
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from .answers import read_body_sync
 from .dialects.base import HttpRequest
 from .errors import (
     APIConnectionError,
@@ -165,17 +167,19 @@ class TokenCounter:
         client = self.client
         token = client._token_sync(False)
         headers = {"Accept": "application/json", **client.dialect.auth_headers(token, client.auth_scheme)}
-        resp = client.transport.send(HttpRequest("POST", self.tokenize_url, headers, body), stream=False)
+        resp = client.transport.send(HttpRequest("POST", self.tokenize_url, headers, body))
+        with closing(resp):
+            content = read_body_sync(resp, None, self.tokenize_url)
         if resp.status_code >= 400:
-            exc = client._status_error(resp, resp.content, token)
+            exc = client._status_error(resp, content, token)
             exc.url = redact_url(self.tokenize_url)  # not the chat route's
             raise exc
         try:
-            answer = json.loads(resp.content)
+            answer = json.loads(content)
         except ValueError:
             answer = None
         if not isinstance(answer, dict):
-            raise MalformedResponseError(f"/tokenize answered {resp.text[:200]!r}", url=self.tokenize_url)
+            raise MalformedResponseError(f"/tokenize answered {content[:200]!r}", url=self.tokenize_url)
         return answer
 
     @staticmethod

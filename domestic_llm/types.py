@@ -11,6 +11,19 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant", "tool"]
+AuthScheme = str
+"""How a key is sent: `bearer`, `raw`, `x-auth-token`, `basic`, `none`, `header:<Name>` or `query:<name>`
+(checked and applied by `domestic_llm.credentials`)."""
+
+
+@dataclass(slots=True)
+class HttpRequest:
+    """Everything the transport needs to send one request (built by a dialect)."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    json: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

@@ -43,11 +43,12 @@ from langchain_core.utils.json import parse_json_markdown
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from domestic_llm.client import env
+from domestic_llm.config import DEFAULTS, env, require_tools
 from domestic_llm.errors import ConfigurationError, redact_url
 from domestic_llm.settings import EndpointSettings
 from domestic_llm.thinking import split_think_text
 from domestic_llm.types import ChatRequest
+from domestic_llm.types import ChatResult as CoreResult  # LangChain has a ChatResult of its own
 
 from ._convert import PROVIDER, to_generation, to_generation_chunk, to_neutral
 from ._errors import langchain_errors
@@ -78,8 +79,8 @@ class ChatDomestic(BaseChatModel, EndpointSettings):
     """Model name sent in the request body (`DOMESTIC_LLM_MODEL`)."""
     max_tokens: int | None = Field(default=None, alias="max_completion_tokens")
     stop: list[str] | str | None = Field(default=None, alias="stop_sequences")
-    timeout: float | None = Field(default=120.0, alias="request_timeout")
-    """Seconds allowed for each network read (and a whole non-streamed answer)."""
+    timeout: float | None = Field(default=DEFAULTS.timeout, alias="request_timeout")
+    """Seconds allowed for a whole non-streamed answer, and for each read of a stream."""
     n: int = 1
     streaming: bool = False
     """Use streaming under `invoke` too (callbacks then receive tokens)."""
@@ -174,7 +175,7 @@ class ChatDomestic(BaseChatModel, EndpointSettings):
         with langchain_errors():
             return self._chat_result(await self.client.ainvoke(request), request.model)
 
-    def _chat_result(self, result: Any, model: str) -> ChatResult:
+    def _chat_result(self, result: CoreResult, model: str) -> ChatResult:
         dialect = self.client.dialect.name
         generations = [to_generation(choice, result, model, dialect) for choice in result.choices]
         llm_output: dict[str, Any] = {"model_name": result.metadata.get("model") or model}
@@ -268,8 +269,7 @@ class ChatDomestic(BaseChatModel, EndpointSettings):
         `tool_choice`: `"auto"`, `"none"`, `"required"` / `"any"` / `True` (some tool
         must be called), or a tool's name (that tool must be called).
         """
-        if not self.client.dialect.supports_tools:
-            raise ConfigurationError(f"tools: the {self.client.dialect.name!r} dialect cannot carry tool definitions")
+        require_tools(self.client.dialect)
         formatted = [convert_to_openai_tool(t, strict=strict) for t in tools]
         if tool_choice is not None and tool_choice is not False:
             names = [t["function"]["name"] for t in formatted]

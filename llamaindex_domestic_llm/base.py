@@ -49,7 +49,7 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 
-from domestic_llm.errors import ConfigurationError
+from domestic_llm.config import require_tools
 from domestic_llm.models import context_window_of, models_url
 from domestic_llm.settings import EndpointSettings, api_key_from_env
 from domestic_llm.types import ChatChunk, ChatRequest, Message
@@ -216,8 +216,8 @@ class DomesticLLM(FunctionCallingLLM, EndpointSettings):
         tool_choice: str | dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        if tools and not self.client.dialect.supports_tools:
-            raise ConfigurationError(f"tools: the {self.client.dialect.name!r} dialect cannot carry tool definitions")
+        if tools:
+            require_tools(self.client.dialect)
         messages = list(chat_history or [])
         if isinstance(user_msg, str):
             messages.append(ChatMessage(role=MessageRole.USER, content=user_msg))
@@ -279,45 +279,50 @@ def _parse_arguments(text: str) -> Any:
 
 
 class _StreamAccumulator:
-    """Turns neutral chunks into LlamaIndex stream responses (accumulated message + delta)."""
+    """Turns neutral chunks into LlamaIndex stream responses (accumulated message + delta).
 
-    __slots__ = ("dialect", "text", "reasoning", "calls", "logprobs")
+    The work per chunk does not grow with the answer: text and reasoning are extended
+    in place (never re-joined from a list of pieces) and the tool-call view is rebuilt
+    only when a tool-call fragment arrives (the logprobs view likewise, only when logprobs arrive). What remains proportional to the length is
+    the copy CPython makes of an extended string still referenced by the previous
+    response's message, a memcpy inherent in LlamaIndex's accumulated-message convention.
+    """
+
+    __slots__ = ("dialect", "text", "reasoning", "calls", "call_view", "logprobs")
 
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
-        self.text: list[str] = []
-        self.reasoning: list[str] = []
+        self.text = ""
+        self.reasoning = ""
         self.calls: dict[int, list[Any]] = {}  # index -> [id, name, arguments]
-        self.logprobs: list[Any] = []
+        self.call_view: list[tuple[str | None, str, str]] = []
+        self.logprobs: list[Any] | None = None  # a new list only when a chunk brings logprobs
 
     def add(self, chunk: ChatChunk) -> ChatResponse | None:
         if chunk.choice:
             return None  # LlamaIndex streams one choice
         if chunk.text:
-            self.text.append(chunk.text)
+            self.text += chunk.text
         if chunk.reasoning:
-            self.reasoning.append(chunk.reasoning)
+            self.reasoning += chunk.reasoning
         if chunk.logprobs:
-            self.logprobs += to_logprobs(chunk.logprobs)
-        for d in chunk.tool_calls:
-            call = self.calls.setdefault(d.index, [None, "", ""])
-            call[0] = call[0] or d.id
-            call[1] += d.name or ""
-            call[2] += d.arguments or ""
-        reasoning = "".join(self.reasoning)
+            self.logprobs = (self.logprobs or []) + to_logprobs(chunk.logprobs)
+        if chunk.tool_calls:
+            for d in chunk.tool_calls:
+                call = self.calls.setdefault(d.index, [None, "", ""])
+                call[0] = call[0] or d.id
+                call[1] += d.name or ""
+                call[2] += d.arguments or ""
+            self.call_view = [tuple(self.calls[i]) for i in sorted(self.calls)]  # type: ignore[misc]
         usage = chunk.usage
-        message = assistant_message(
-            "".join(self.text), reasoning, [tuple(self.calls[i]) for i in sorted(self.calls)],  # type: ignore[misc]
-            usage.reasoning_tokens if usage else None,
-        )
+        message = assistant_message(self.text, self.reasoning, self.call_view,
+                                    usage.reasoning_tokens if usage else None)
         extra: dict[str, Any] = {}
         if chunk.reasoning:
             extra["thinking_delta"] = chunk.reasoning
         if chunk.final:
             extra.update(end_kwargs(chunk.finish_reason, usage, chunk.metadata, self.dialect))
-            if reasoning:
-                extra["reasoning_content"] = reasoning
-            return ChatResponse(message=message, delta="", raw=extra, additional_kwargs=extra,
-                                logprobs=list(self.logprobs) or None)
-        return ChatResponse(message=message, delta=chunk.text, additional_kwargs=extra,
-                            logprobs=list(self.logprobs) or None)
+            if self.reasoning:
+                extra["reasoning_content"] = self.reasoning
+            return ChatResponse(message=message, delta="", raw=extra, additional_kwargs=extra, logprobs=self.logprobs)
+        return ChatResponse(message=message, delta=chunk.text, additional_kwargs=extra, logprobs=self.logprobs)

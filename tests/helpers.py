@@ -1,4 +1,4 @@
-"""Shared test helpers: fixture loading and feeding byte streams through a dialect."""
+"""Shared test helpers: fixture loading and feeding byte streams through the client's stream assembler."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
+from domestic_llm.assembler import StreamAssembler
 from domestic_llm.dialects import get_dialect
 from domestic_llm.dialects.base import ParseOptions
 from domestic_llm.types import ChatChunk, Usage
@@ -43,24 +44,19 @@ class Collected:
 
 
 def run_stream(dialect: Any, data: bytes, splits: list[int] | None = None, options: ParseOptions | None = None) -> Collected:
-    """Feed `data` (cut at `splits` offsets) through the SSE decoder and the dialect's stream parser."""
+    """Feed `data` (cut at `splits` offsets) through the client's assembler; an incomplete stream is finished as is."""
     d = get_dialect(dialect)
-    opts = options or ParseOptions(think_tags=d.think_tags)
-    parser = d.stream_parser(opts)
-    decoder = d.event_decoder()
+    assembler = StreamAssembler(d, options or ParseOptions(think_tags=d.think_tags))
     cuts = [0, *sorted(set(splits or [])), len(data)]
     out = Collected()
     for a, b in zip(cuts, cuts[1:]):
-        for ev in decoder.feed(data[a:b]):
-            out.chunks.extend(parser.feed(ev))
-    for ev in decoder.flush():
-        out.chunks.extend(parser.feed(ev))
-    out.complete = parser.complete
-    out.chunks.extend(parser.finish())
+        out.chunks.extend(assembler.feed(data[a:b]))
+    out.chunks.extend(assembler.end(check=False))
+    out.complete = assembler.complete
     out.final = out.chunks[-1]
     out.text = "".join(c.text for c in out.chunks)
     out.reasoning = "".join(c.reasoning for c in out.chunks)
-    out.skipped = parser.skipped
+    out.skipped = assembler.parser.skipped
     return out
 
 

@@ -89,9 +89,15 @@ def served():
     if match is None:
         proc.kill()
         pytest.fail(f"emulate did not start: {banner} {proc.stderr.read() if proc.stderr else ''}")
-    yield match.group(1), banner
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=20) == 0  # Ctrl-C / SIGTERM is a clean stop, not an error
+    try:
+        yield match.group(1), banner
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=20)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+    assert code == 0  # Ctrl-C / SIGTERM is a clean stop, not an error
 
 
 # ---- emulate ---------------------------------------------------------------------------------

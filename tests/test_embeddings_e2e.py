@@ -98,6 +98,7 @@ async def test_async_batches_concurrently_in_order(emulator):
     c = client(emulator, batch_size=10, max_concurrency=3)
     assert await c.aembed(texts) == [embedding_of(t) for t in texts]
     assert len(embed_requests(emulator)) == 7
+    await c.aclose()  # its pooled connections, closed inside the loop that opened them
 
 
 def test_a_lower_server_batch_limit_is_learned(emulator, caplog):
@@ -251,8 +252,10 @@ def test_concurrency_stays_under_the_limit(emulator):
 async def test_async_concurrency_stays_under_the_limit(emulator):
     emulator.state.rag.delay = 0.02
     texts = [f"文本{i}" for i in range(40)]
-    assert await client(emulator, batch_size=4, max_concurrency=2).aembed(texts) == [embedding_of(t) for t in texts]
+    c = client(emulator, batch_size=4, max_concurrency=2)
+    assert await c.aembed(texts) == [embedding_of(t) for t in texts]
     assert 1 <= emulator.state.rag.max_in_flight <= 2
+    await c.aclose()
 
 
 @respx.mock

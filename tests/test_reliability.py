@@ -77,7 +77,8 @@ def test_total_timeout_caps_retries(emulator):
     start = time.monotonic()
     with pytest.raises(ServerError):
         llm(emulator, max_retries=5, total_timeout=2).invoke(Q)
-    assert time.monotonic() - start < 2 and len(emulator.requests) == 1
+    # no retry: waiting the 5 s Retry-After would overrun the cap (the time bound is generous for busy CI)
+    assert len(emulator.requests) == 1 and time.monotonic() - start < 4.5
 
 
 def test_server_errors_are_langchain_model_errors_too(emulator):

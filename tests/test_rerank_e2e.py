@@ -68,6 +68,7 @@ async def test_async_batches_under_a_limit(emulator):
     c = RerankClient(model="m", base_url=emulator.base_url, batch_size=5, max_concurrency=2, max_retries=0)
     assert got(await c.arerank(QUERY, docs, top_n=4)) == expected(docs, top_n=4)
     assert len(emulator.requests) == 5
+    await c.aclose()  # its pooled connections, closed inside the loop that opened them
 
 
 def test_empty_answer_is_an_error(emulator):

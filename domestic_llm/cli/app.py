@@ -21,7 +21,8 @@ import click
 import httpx
 
 from .. import __version__
-from ..client import ChatClient, env
+from ..client import ChatClient
+from ..config import env
 from ..curl import client_kwargs_from_curl
 from ..dialects import known_dialects
 from .errors import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_USAGE, CLIError, check_url, explain

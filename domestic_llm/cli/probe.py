@@ -15,7 +15,8 @@ from typing import Any
 
 import httpx
 
-from ..client import ChatClient, env
+from ..client import ChatClient
+from ..config import env
 from ..models import fetch_served_models
 from ..dialects import get_dialect, infer_dialect, known_dialects
 from ..errors import (

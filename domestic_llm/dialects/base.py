@@ -14,24 +14,14 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 from ..credentials import auth_headers
+from ..error_bodies import ErrorShape
 from ..errors import ConfigurationError
 from ..sse import SSEEvent
 from ..thinking import ThinkMode
-from ..types import ChatChunk, ChatRequest, ChatResult
+from ..types import AuthScheme, ChatChunk, ChatRequest, ChatResult, HttpRequest
 from ..urls import append_path
 
-AuthScheme = str
-"""`bearer`, `raw`, `x-auth-token`, `basic`, `none`, `header:<Name>` or `query:<name>` (see `domestic_llm.credentials`)."""
-
-
-@dataclass(slots=True)
-class HttpRequest:
-    """Everything the transport needs to send one request."""
-
-    method: str
-    url: str
-    headers: dict[str, str]
-    json: dict[str, Any] | None = None
+__all__ = ["AuthScheme", "Dialect", "ErrorInfo", "HttpRequest", "ParseOptions", "StreamParser", "text_or_none"]
 
 
 @dataclass(slots=True)
@@ -100,6 +90,8 @@ class Dialect:
     input_field: ClassVar[str] = "messages"
     #: OpenAI content-part types a message may carry (`file`, `input_audio`, … only where the API takes them)
     content_part_types: ClassVar[frozenset[str]] = frozenset({"text"})
+    #: error bodies this API sends with a 2xx status, tried before the common ones (`error_bodies.ERROR_SHAPES`)
+    error_shapes: ClassVar[tuple[ErrorShape, ...]] = ()
 
     def chat_url(self, base_url: str) -> str:
         """The chat route under a base URL (`http://host:1025/v1` → `.../v1/chat/completions`)."""
@@ -202,21 +194,23 @@ class Dialect:
             err = body.get("error")
             if isinstance(err, dict):
                 return ErrorInfo(
-                    code=_str(err.get("code")),
-                    message=_str(err.get("message")),
-                    type=_str(err.get("type")),
-                    request_id=_str(body.get("id") or body.get("request_id")),
+                    code=text_or_none(err.get("code")),
+                    message=text_or_none(err.get("message")),
+                    type=text_or_none(err.get("type")),
+                    request_id=text_or_none(body.get("id") or body.get("request_id")),
                 )
             if isinstance(err, str):
-                return ErrorInfo(message=err, code=_str(body.get("code")))
+                return ErrorInfo(message=err, code=text_or_none(body.get("code")))
             msg = body.get("message") or body.get("msg") or body.get("detail")
-            return ErrorInfo(code=_str(body.get("code")), message=_str(msg), request_id=_str(body.get("request_id")))
+            return ErrorInfo(code=text_or_none(body.get("code")), message=text_or_none(msg),
+                             request_id=text_or_none(body.get("request_id")))
         if isinstance(body, str) and body.strip():
             return ErrorInfo(message=body.strip()[:500])
         return ErrorInfo()
 
 
-def _str(value: Any) -> str | None:
+def text_or_none(value: Any) -> str | None:
+    """`None` stays `None`; anything else becomes its text (error codes may be numbers)."""
     if value is None:
         return None
     return value if isinstance(value, str) else str(value)

@@ -3,7 +3,7 @@
 Request rules of the seed, checked before sending:
 
 * `temperature` in (0, 1] — except `0`, which users everywhere mean as greedy: it
-  is sent as 0.01 with a one-time warning; `top_p` in [0, 1]; `penalty_score` in
+  is sent as 0.01 with a `UserWarning` (shown once per call site, as Python does); `top_p` in [0, 1]; `penalty_score` in
   [1, 2]; `frequency_penalty` / `presence_penalty` in [-2, 2];
 * the max output is `max_completion_tokens`; `n`, `logprobs`, `top_logprobs` and
   `seed` are not part of the API and are refused with a clear error.
@@ -32,18 +32,16 @@ only arrives with `stream_options.include_usage`, which is sent;
 
 from __future__ import annotations
 
-import logging
 import re
+import warnings
+from dataclasses import replace
 from typing import Any
 
 from ..errors import ConfigurationError
 from ..types import ChatRequest, Message
 from .openai import ChatCompletionsDialect
 
-log = logging.getLogger("domestic_llm")
-
 GREEDY_TEMPERATURE = 0.01
-_warned_temperature = False
 
 RANGES: dict[str, tuple[float, float, bool]] = {
     # name: (low, high, low_inclusive)
@@ -138,11 +136,9 @@ class LMV2Dialect(ChatCompletionsDialect):
 
     def build_request(self, request: ChatRequest, **kw: Any) -> Any:
         if request.params.get("temperature") == 0:
-            global _warned_temperature
-            if not _warned_temperature:
-                _warned_temperature = True
-                log.warning("domestic_llm: lm_v2 does not accept temperature=0; sending %s (greedy)", GREEDY_TEMPERATURE)
-            request.params = {**request.params, "temperature": GREEDY_TEMPERATURE}
+            warnings.warn(f"lm_v2 does not accept temperature=0; sending {GREEDY_TEMPERATURE} (greedy)",
+                          UserWarning, stacklevel=2)
+            request = replace(request, params={**request.params, "temperature": GREEDY_TEMPERATURE})
         return super().build_request(request, **kw)
 
     def response_metadata(self, obj: dict[str, Any], meta: dict[str, Any]) -> None:

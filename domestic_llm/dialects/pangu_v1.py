@@ -25,8 +25,7 @@ from typing import Any
 from ..errors import ConfigurationError
 from ..sse import SSEEvent
 from ..types import ChatChunk, ChatResult, Choice, Usage
-from .base import ErrorInfo, ParseOptions
-from .base import _str as _text
+from .base import ErrorInfo, ParseOptions, text_or_none
 from .openai import ChatCompletionsStream, _int
 from .pangu_v2 import PanguV2Dialect
 
@@ -55,10 +54,10 @@ class PanguV1Dialect(PanguV2Dialect):
     def parse_error(self, status: int, body: Any) -> ErrorInfo:
         if isinstance(body, dict) and ("error_msg" in body or "error_code" in body):
             details = body.get("details")
-            message = _text(body.get("error_msg"))
+            message = text_or_none(body.get("error_msg"))
             if details:
                 message = f"{message} (details: {json.dumps(details, ensure_ascii=False)[:300]})"
-            return ErrorInfo(code=_text(body.get("error_code")), message=message)
+            return ErrorInfo(code=text_or_none(body.get("error_code")), message=message)
         return super().parse_error(status, body)
 
     def error_in_body(self, obj: dict[str, Any]) -> ErrorInfo | None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..error_bodies import ErrorShape
 from ..errors import APIStatusError, error_class_for
 from ..types import ChatChunk, ChatRequest, ChatResult, Choice, Usage
 from .base import ErrorInfo, HttpRequest, ParseOptions
@@ -63,6 +64,9 @@ class TGIDialect(PromptDialect):
     path_rank = 5  # Triton's routes also end in /generate
     input_field = "inputs"
     max_stop = 4
+    # `{"error": "…", "error_type": "validation"}` in a 200 stream or body (checked before the common shapes)
+    error_shapes = (ErrorShape("tgi", "error", ok=(None, "", {}), code_keys=("error_type",), message_keys=("error",),
+                               code_status=(("validation", 400), ("overloaded", 503))),)
     param_names = {"max_tokens": "max_new_tokens", "temperature": "temperature", "top_p": "top_p", "top_k": "top_k",
                    "stop": "stop", "seed": "seed", "frequency_penalty": "frequency_penalty"}
     supports_response_format = True  # as TGI's JSON grammar

@@ -18,20 +18,20 @@ can `script()` the replies it wants and read back `requests`.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import socket
 import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .dialects import EMULATED, EmulatedDialect, RenderContext
+from .faults import Fault, fault_answer, hang, send_events, trickle
 from .prompt_servers import prompt_server_routes
 from .rag import rag_routes
-from .serving import DropsQuietly, DroppedConnection, credential_at, quiet_drops
+from .serving import DropsQuietly, credential_at, quiet_drops
 from .replies import Reply, default_reply
 
 
@@ -44,27 +44,6 @@ class RecordedRequest:
     headers: dict[str, str]
     json: Any
     client: tuple[str, int] | None = None  # the peer address: distinct ports = distinct connections
-
-
-@dataclass
-class Fault:
-    """A misbehaviour for the next `times` requests (see `Emulator.fault`).
-
-    `status` answers with that HTTP status (and `retry_after`, `body`) instead of an
-    answer; the stream faults cut the connection after `drop_after_chunks` events,
-    go silent (or send only keep-alives every `keepalive_interval` seconds) after
-    `stall_after_chunks`, or damage lines. Slow-drip bytes are `Emulator(chunk_bytes=1, delay=…)`.
-    """
-
-    status: int | None = None
-    times: int = 1
-    retry_after: str | None = None
-    drop_after_chunks: int | None = None
-    stall_after_chunks: int | None = None
-    keepalive_interval: float | None = None
-    damage_lines: bool = False  # every third data line gets trailing garbage (recoverable)
-    break_lines: bool = False  # every fourth data line is cut in half (unrecoverable)
-    body: Any = None
 
 
 @dataclass
@@ -83,6 +62,10 @@ class EmulatorState:
     counter: int = 0
     in_flight: int = 0  # requests being answered now, and the most at any moment
     max_in_flight: int = 0
+    # open client connections, counted when each request arrives (a connection is opened to send
+    # one, so the most ever open is seen at some arrival); set by Emulator.start
+    open_connections: Any = None
+    max_open_connections: int = 0
     # Huawei IAM emulation: tokens issued by /v3/auth/tokens; when not None, pangu_v1 accepts only these
     iam_password: str = "emu-password"
     iam_tokens: set[str] | None = None
@@ -99,73 +82,109 @@ class EmulatorState:
 
 def _build_app(state: EmulatorState) -> Any:
     from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response, StreamingResponse
     from starlette.routing import Route
 
-    def handler(route_dialect: EmulatedDialect) -> Any:
-        async def endpoint(request: Request) -> Response:
-            raw = await request.body()
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                body = None
-            dialect = route_dialect.serving(body)  # servers sharing a route (TGI, vLLM's demo) tell by the body
-            state.requests.append(
-                RecordedRequest(request.method, request.url.path, dict(request.headers), body,
-                                (request.client.host, request.client.port) if request.client else None)
-            )
-            state.counter += 1
-            fault = _take_fault(state)
-            if fault is not None and fault.status is not None:
-                headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
-                err = fault.body or dialect.error_body(fault.status, "emulated_fault", f"emulated failure {fault.status}")
-                return JSONResponse(err, status_code=fault.status, headers=headers)
-            if state.iam_tokens is not None and dialect.auth == "x-auth-token":
-                authorized = request.headers.get("x-auth-token") in state.iam_tokens
-            elif state.auth_location is not None:
-                authorized = credential_at(request, state.auth_location) == state.api_key
-            else:
-                authorized = dialect.authorized(request.headers, state.api_key)
-            if not authorized:
-                return JSONResponse(
-                    dialect.error_body(401, "unauthorized", "invalid or missing credentials"), status_code=401
-                )
-            if not isinstance(body, dict):
-                return JSONResponse(dialect.error_body(400, "invalid_json", "request body is not a JSON object"), 400)
-            stream = dialect.is_stream(body, request.url.path)
-            if stream and state.reject_stream_options and "stream_options" in body:
-                return JSONResponse(
-                    dialect.error_body(400, "invalid_request", "Extra inputs are not permitted: stream_options"), 400
-                )
-            problem = dialect.validate(body, request.path_params)
-            if problem is not None:
-                status = dialect.validation_status
-                return JSONResponse(dialect.error_body(status, problem[0], problem[1]), status_code=status)
-            missing = dialect.unknown_model(body, request.path_params, state.served_models)
-            if missing is not None:
-                return JSONResponse(missing[1], status_code=missing[0])
-            body = dialect.chat_view(body)
-            reply = state.script.popleft() if state.script else None
-            ctx = RenderContext(
-                body=body,
-                reply=reply or default_reply(body, str(body.get("model") or ""), dialect.thinking_of(body)),
-                serial=state.counter,
-                path_params=dict(request.path_params),
-                options={"tool_deltas": state.tool_deltas, "vllm_separator": state.vllm_separator,
-                         "triton_echo": state.triton_echo, "triton_stream": state.triton_stream},
-            )
-            headers = {"X-Request-Id": f"emu-req-{state.counter}"}
-            if not stream:
-                return JSONResponse(dialect.render_json(ctx), headers=headers)
-            events = dialect.render_stream(ctx)
-            return StreamingResponse(
-                _counted(_send(events, state, fault), state), media_type=dialect.stream_media_type, headers=headers
-            )
+    routes = [Route(path, _chat_endpoint(state, d), methods=["POST"]) for d in EMULATED for path in d.routes]
+    routes += prompt_server_routes(state)
+    routes.append(Route("/v3/auth/tokens", _iam_endpoint(state), methods=["POST"]))
+    routes.append(Route("/v1/models", _models_endpoint(state), methods=["GET"]))
+    routes.extend(rag_routes(state))  # embeddings, rerank, tokenize (testing/rag.py)
+    return DropsQuietly(Starlette(routes=routes))
 
-        return endpoint
 
-    async def models(request: Request) -> Response:
+def _chat_endpoint(state: EmulatorState, route_dialect: EmulatedDialect) -> Any:
+    async def endpoint(request: Any) -> Any:
+        body = await _record(state, request)
+        dialect = route_dialect.serving(body)  # servers sharing a route (TGI, vLLM's demo) tell by the body
+        fault = _take_fault(state)
+        if fault is not None and fault.hang and await hang(request, fault.hang):
+            from starlette.responses import Response
+
+            return Response(status_code=499)  # the client gave up: nobody will read this
+        refusal = fault_answer(fault, dialect) or _refusal(state, dialect, request, body)
+        if refusal is not None:
+            return refusal
+        body = dialect.chat_view(body)
+        reply = state.script.popleft() if state.script else None
+        ctx = RenderContext(
+            body=body,
+            reply=reply or default_reply(body, str(body.get("model") or ""), dialect.thinking_of(body)),
+            serial=state.counter,
+            path_params=dict(request.path_params),
+            options={"tool_deltas": state.tool_deltas, "vllm_separator": state.vllm_separator,
+                     "triton_echo": state.triton_echo, "triton_stream": state.triton_stream},
+        )
+        return _answer(state, dialect, ctx, dialect.is_stream(body, request.url.path), fault)
+
+    return endpoint
+
+
+async def _record(state: EmulatorState, request: Any) -> Any:
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
+    state.requests.append(
+        RecordedRequest(request.method, request.url.path, dict(request.headers), body,
+                        (request.client.host, request.client.port) if request.client else None)
+    )
+    state.counter += 1
+    if state.open_connections is not None:
+        state.max_open_connections = max(state.max_open_connections, state.open_connections())
+    return body
+
+
+def _refusal(state: EmulatorState, dialect: EmulatedDialect, request: Any, body: Any) -> Any:
+    """The error a real server would answer this request with (auth, JSON, validation), if any."""
+    from starlette.responses import JSONResponse
+
+    if state.iam_tokens is not None and dialect.auth == "x-auth-token":
+        authorized = request.headers.get("x-auth-token") in state.iam_tokens
+    elif state.auth_location is not None:
+        authorized = credential_at(request, state.auth_location) == state.api_key
+    else:
+        authorized = dialect.authorized(request.headers, state.api_key)
+    if not authorized:
+        return JSONResponse(dialect.error_body(401, "unauthorized", "invalid or missing credentials"), status_code=401)
+    if not isinstance(body, dict):
+        return JSONResponse(dialect.error_body(400, "invalid_json", "request body is not a JSON object"), 400)
+    if dialect.is_stream(body, request.url.path) and state.reject_stream_options and "stream_options" in body:
+        return JSONResponse(
+            dialect.error_body(400, "invalid_request", "Extra inputs are not permitted: stream_options"), 400
+        )
+    problem = dialect.validate(body, request.path_params)
+    if problem is not None:
+        status = dialect.validation_status
+        return JSONResponse(dialect.error_body(status, problem[0], problem[1]), status_code=status)
+    missing = dialect.unknown_model(body, request.path_params, state.served_models)
+    if missing is not None:
+        return JSONResponse(missing[1], status_code=missing[0])
+    return None
+
+
+def _answer(state: EmulatorState, dialect: EmulatedDialect, ctx: RenderContext, stream: bool,
+            fault: Fault | None) -> Any:
+    from starlette.responses import JSONResponse, StreamingResponse
+
+    headers = {"X-Request-Id": f"emu-req-{state.counter}"}
+    if not stream or (fault is not None and fault.ignore_stream):
+        answer = dialect.render_json(ctx)
+        if fault is not None and fault.trickle:
+            return StreamingResponse(trickle(json.dumps(answer, ensure_ascii=False).encode(), fault.trickle),
+                                     media_type="application/json", headers=headers)
+        return JSONResponse(answer, headers=headers, media_type=fault.content_type if fault else None)
+    events = dialect.render_stream(ctx)
+    return StreamingResponse(
+        _counted(send_events(events, fault, state.chunk_bytes, state.delay), state), media_type=dialect.stream_media_type,
+        headers=headers,
+    )
+
+
+def _models_endpoint(state: EmulatorState) -> Any:
+    async def models(request: Any) -> Any:
+        from starlette.responses import JSONResponse
+
         state.requests.append(RecordedRequest(request.method, request.url.path, dict(request.headers), None))
         if state.api_key is not None and state.auth_location is not None:  # vLLM --api-key guards this route too
             if credential_at(request, state.auth_location) != state.api_key:
@@ -175,7 +194,13 @@ def _build_app(state: EmulatorState) -> Any:
         return JSONResponse({"object": "list", "data": [{"id": m, "object": "model", "owned_by": "emulator", **length}
                                                         for m in served]})
 
-    async def iam_tokens(request: Request) -> Response:
+    return models
+
+
+def _iam_endpoint(state: EmulatorState) -> Any:
+    async def iam_tokens(request: Any) -> Any:
+        from starlette.responses import JSONResponse
+
         body = json.loads(await request.body() or b"{}")
         try:
             password = body["auth"]["identity"]["password"]["user"]["password"]
@@ -193,12 +218,7 @@ def _build_app(state: EmulatorState) -> Any:
         return JSONResponse({"token": {"expires_at": expires, "methods": ["password"]}}, 201,
                             headers={"X-Subject-Token": token})
 
-    routes = [Route(path, handler(d), methods=["POST"]) for d in EMULATED for path in d.routes]
-    routes += prompt_server_routes(state)
-    routes.append(Route("/v3/auth/tokens", iam_tokens, methods=["POST"]))
-    routes.append(Route("/v1/models", models, methods=["GET"]))
-    routes.extend(rag_routes(state))  # embeddings, rerank, tokenize (testing/rag.py)
-    return DropsQuietly(Starlette(routes=routes))
+    return iam_tokens
 
 
 def _take_fault(state: EmulatorState) -> Fault | None:
@@ -221,38 +241,6 @@ async def _counted(body: AsyncIterator[bytes], state: EmulatorState) -> AsyncIte
         state.in_flight -= 1
 
 
-async def _send(events: list[str], state: EmulatorState, fault: Fault | None) -> AsyncIterator[bytes]:
-    """Write the stream's events, honouring chunking, delay and stream faults."""
-    for n, event in enumerate(events):
-        if fault is not None:
-            if fault.drop_after_chunks is not None and n >= fault.drop_after_chunks:
-                raise DroppedConnection()
-            if fault.stall_after_chunks is not None and n >= fault.stall_after_chunks:
-                end = time.monotonic() + 30
-                while time.monotonic() < end:
-                    if fault.keepalive_interval:
-                        yield b": keep-alive\n\n"
-                        await asyncio.sleep(fault.keepalive_interval)
-                    else:
-                        await asyncio.sleep(0.5)
-                return
-            data_line = event.startswith("data:") and "[DONE]" not in event
-            if fault.damage_lines and n % 3 == 1 and data_line:
-                event = event.rstrip("\n") + "]} 乱码\n\n"
-            if fault.break_lines and n % 4 == 2 and data_line:
-                event = event[: len(event) // 2] + "\n\n"
-        data = event.encode("utf-8")
-        if state.chunk_bytes:
-            for i in range(0, len(data), state.chunk_bytes):
-                yield data[i : i + state.chunk_bytes]
-                if state.delay:
-                    await asyncio.sleep(state.delay)
-        else:
-            yield data
-            if state.delay:
-                await asyncio.sleep(state.delay)
-
-
 class Emulator:
     """The emulator server, started in a background thread (context manager) or via `serve()`."""
 
@@ -267,14 +255,16 @@ class Emulator:
         reject_stream_options: bool = False,
         ssl_certfile: str | None = None,
         ssl_keyfile: str | None = None,
+        keep_alive: int = 5,
     ) -> None:
         self.host = host
         self.port = port
         self.ssl_certfile = ssl_certfile
         self.ssl_keyfile = ssl_keyfile
-        self.state = EmulatorState(
-            api_key=api_key, chunk_bytes=chunk_bytes, delay=delay, reject_stream_options=reject_stream_options
-        )
+        self.keep_alive = keep_alive  # seconds an idle client connection is kept open (uvicorn's default 5)
+        self._config: dict[str, Any] = {"api_key": api_key, "chunk_bytes": chunk_bytes, "delay": delay,
+                        "reject_stream_options": reject_stream_options}
+        self.state = EmulatorState(**self._config)
         self.app = _build_app(self.state)
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -294,17 +284,16 @@ class Emulator:
         """Queue a misbehaviour for the next `fault.times` requests."""
         self.state.faults.append(fault)
 
+    def open_connections(self) -> int:
+        """Client connections open to the server right now."""
+        return len(self._server.server_state.connections) if self._server is not None else 0
+
     def reset(self) -> None:
-        self.state.max_in_flight = 0
-        self.state.iam_tokens = None
-        self.state.iam_issued = 0
-        self.state.served_models = None
-        self.state.vllm_separator = "\n"
-        self.state.triton_echo = True
-        self.state.triton_stream = "delta"
-        self.state.requests.clear()
-        self.state.script.clear()
-        self.state.faults.clear()
+        """Back to how it was constructed: no requests, scripts, faults or issued tokens; settings restored."""
+        fresh = EmulatorState(**self._config)
+        for f in fields(EmulatorState):
+            if f.name not in ("in_flight", "open_connections", "rag"):  # live counters; RAG state resets itself
+                setattr(self.state, f.name, getattr(fresh, f.name))
         self.state.rag.reset()
 
     @property
@@ -336,10 +325,12 @@ class Emulator:
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=1,
+            timeout_keep_alive=self.keep_alive,
             ssl_certfile=self.ssl_certfile, ssl_keyfile=self.ssl_keyfile,
         )
         self._server = uvicorn.Server(config)
         quiet_drops()
+        self.state.open_connections = self.open_connections
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, name="domestic-llm-emulator", daemon=True
         )

@@ -25,12 +25,5 @@ def emulator(_domestic_llm_emulator_server: Any) -> Iterator[Any]:
     """A running `Emulator` (see `domestic_llm.testing`), reset for this test."""
     emu = _domestic_llm_emulator_server
     emu.reset()
-    emu.state.api_key = None
-    emu.state.auth_location = None
-    emu.state.max_model_len = 32768
-    emu.state.chunk_bytes = None
-    emu.state.delay = 0.0
-    emu.state.reject_stream_options = False
-    emu.state.tool_deltas = "openai"
     yield emu
     emu.reset()
