@@ -47,6 +47,7 @@ from .errors import (
 )
 from .credentials import check_auth_scheme, lift_credentials, redact_httpx_log, scrub, secret_value, \
     warn_plain_http, with_query_credential
+from .structured import asks_json_schema, json_object_request, refuses_json_schema
 from .thinking import THINK_MODES, ThinkMode
 from .transport import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Transport
 from .types import ChatChunk, ChatRequest, ChatResult, Message
@@ -296,6 +297,7 @@ class ChatClient:
             strict=strict,
             trim_role_leaks=trim_role_leaks,
         )
+        self.json_schema_refused = False  # learned from the server (see _recover): send json_object instead
         warn_plain_http(self.url, "api_key" if self._api_key else "token_provider" if token_provider is not None
                         else "header " + lifted.secret_headers[0] if lifted.secret_headers else None)
         redact_httpx_log()
@@ -411,6 +413,14 @@ class ChatClient:
         if isinstance(exc, AuthenticationError) and self.token_provider is not None and not state["refreshed"]:
             state["refreshed"] = True
             return True
+        if http.json is not None and asks_json_schema(http.json) and not state["json_object"] \
+                and refuses_json_schema(exc, http.json):
+            # servers without schema-constrained output (llama.cpp: HTTP 500) get one retry with
+            # json_object and the schema in the instructions; remembered only if that works
+            log.warning("domestic_llm: %s refused response_format json_schema (%s); retrying once with json_object",
+                        redact_url(self.url), exc.server_message or type(exc).__name__)
+            state["json_object"] = True
+            return True
         if (
             isinstance(exc, BadRequestError)
             and not isinstance(exc, ContextOverflowError)
@@ -432,11 +442,18 @@ class ChatClient:
             log.warning("domestic_llm: %s does not accept stream_options; not sending it again (no stream usage)",
                         redact_url(self.url))
             self.options.include_usage = False
+        if state["json_object"] and not self.json_schema_refused:
+            log.warning("domestic_llm: %s does not accept json_schema; sending json_object with the schema in the "
+                        "instructions from now on", redact_url(self.url))
+            self.json_schema_refused = True
 
     def _http(self, request: ChatRequest, stream: bool, token: str | None, state: dict[str, bool]) -> HttpRequest:
         """The HTTP request of one attempt (without stream_options once a strict server refused them)."""
         options = replace(self.options, include_usage=False) if state["no_stream_options"] else self.options
         url = with_query_credential(self.dialect.call_url(self.url, request, stream), self.auth_scheme, token)
+        if (state["json_object"] or self.json_schema_refused) and request.response_format is not None:
+            if request.response_format.get("type") == "json_schema":
+                request = json_object_request(request)
         return self.dialect.build_request(
             request, url=url, stream=stream, headers=self._headers(stream, token), options=options
         )
@@ -446,7 +463,7 @@ class ChatClient:
     def _open(self, request: ChatRequest, stream: bool) -> httpx.Response:
         request = self._prepare(request)
         started = time.monotonic()
-        state = {"refreshed": False, "no_stream_options": False}
+        state = {"refreshed": False, "no_stream_options": False, "json_object": False}
         attempt = 0
         while True:
             token = self._token_sync(state["refreshed"])
@@ -474,7 +491,7 @@ class ChatClient:
     async def _aopen(self, request: ChatRequest, stream: bool) -> httpx.Response:
         request = self._prepare(request)
         started = time.monotonic()
-        state = {"refreshed": False, "no_stream_options": False}
+        state = {"refreshed": False, "no_stream_options": False, "json_object": False}
         attempt = 0
         while True:
             token = await self._token_async(state["refreshed"])

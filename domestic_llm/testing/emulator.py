@@ -76,7 +76,12 @@ class EmulatorState:
     chunk_bytes: int | None = None
     delay: float = 0.0
     reject_stream_options: bool = False
-    tool_deltas: str = "openai"  # or "hermes": vLLM hermes-parser style tool-call deltas
+    tool_deltas: str = "openai"  # or "hermes": vLLM hermes-parser style tool-call deltas; "repeat": llama.cpp
+    # llama.cpp-server behaviours (see domestic_llm.testing.llamacpp): json_schema refused with a 500,
+    # tools honoured only under a named tool_choice, no stream usage even when asked
+    reject_json_schema: bool = False
+    named_tool_choice_only: bool = False
+    ignore_stream_options: bool = False
     requests: list[RecordedRequest] = field(default_factory=list)
     script: deque[Reply] = field(default_factory=deque)
     faults: deque[Fault] = field(default_factory=deque)
@@ -138,6 +143,15 @@ def _build_app(state: EmulatorState) -> Any:
                 return JSONResponse(
                     dialect.error_body(400, "invalid_request", "Extra inputs are not permitted: stream_options"), 400
                 )
+            fmt = body.get("response_format")
+            if state.reject_json_schema and isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+                # llama.cpp's words and status for a request-validation error
+                return JSONResponse(dialect.error_body(
+                    500, "server_error", "response_format.type: Input should be 'text' or 'json_object'"), 500)
+            if state.named_tool_choice_only and not isinstance(body.get("tool_choice"), dict):
+                body = {k: v for k, v in body.items() if k not in ("tools", "tool_choice")}
+            if state.ignore_stream_options:
+                body = {k: v for k, v in body.items() if k != "stream_options"}
             problem = dialect.validate(body, request.path_params)
             if problem is not None:
                 status = dialect.validation_status

@@ -32,5 +32,8 @@ def emulator(_domestic_llm_emulator_server: Any) -> Iterator[Any]:
     emu.state.delay = 0.0
     emu.state.reject_stream_options = False
     emu.state.tool_deltas = "openai"
+    emu.state.reject_json_schema = False
+    emu.state.named_tool_choice_only = False
+    emu.state.ignore_stream_options = False
     yield emu
     emu.reset()
