@@ -1,6 +1,7 @@
 """Quickstart: a LangChain chain over a privately deployed model.
 
     make demo            # against the built-in emulator
+    DOMESTIC_LLM_DEMO=real make demo   # a real tiny model: llama.cpp + SmolLM2-135M, no endpoint needed
     DOMESTIC_LLM_ENDPOINT=http://host:1025/v1/chat/completions \
     DOMESTIC_LLM_API_KEY=... DOMESTIC_LLM_MODEL=qwen-72b make demo
 
