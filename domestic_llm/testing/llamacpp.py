@@ -110,11 +110,15 @@ def cache_dir() -> Path:
 
 
 def cached_wheel(directory: Path | None = None) -> Path | None:
-    """A cached wheel built for this interpreter (`cpXY` tag), if any."""
+    """A cached wheel this interpreter can install, if any.
+
+    The wheel loads its library through ctypes, so it is tagged `py3-none-<platform>`;
+    a `cpXY` tag (other build back-ends) must match this interpreter.
+    """
     directory = directory or cache_dir()
-    tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    tags = ("-py3-none-", f"-cp{sys.version_info.major}{sys.version_info.minor}-")
     for wheel in sorted(directory.glob(f"llama_cpp_python-{LLAMA_CPP_VERSION}-*.whl")):
-        if f"-{tag}-" in wheel.name:
+        if any(tag in wheel.name for tag in tags):
             return wheel
     return None
 
