@@ -23,6 +23,8 @@ from langchain_domestic_llm import ChatDomestic
 from .helpers import aggregate
 
 TINY = "SmolLM2-135M is too small to follow this instruction reliably"
+NO_STREAM_USAGE = "llama_cpp.server sends no usage in streams, even with stream_options.include_usage"
+NAMED_TOOL_CHOICE_ONLY = "llama_cpp.server ignores tools unless tool_choice names a function"
 EMULATED_MODEL = ("the emulator's deterministic model does not read instructions: it fills tool arguments and "
                   "JSON answers from the schema and the question's words, not from what the prompt asks for")
 V1_REASONING_AND_TOOL = (
@@ -48,7 +50,8 @@ class TestChatDomesticLlamaCpp(ChatModelIntegrationTests):
 
     @property
     def chat_model_params(self) -> dict[str, Any]:
-        return {"model": MODEL_ALIAS, "base_url": self.base_url, "timeout": 240, "max_retries": 0}
+        # 64 tokens: every answer the suite needs fits, and JSON grammars cannot run on for long
+        return {"model": MODEL_ALIAS, "base_url": self.base_url, "timeout": 240, "max_retries": 0, "max_tokens": 64}
 
     @property
     def has_tool_calling(self) -> bool:
@@ -85,6 +88,61 @@ class TestChatDomesticLlamaCpp(ChatModelIntegrationTests):
     @property
     def supports_anthropic_inputs(self) -> bool:
         return False
+
+    # ---- what this server or this tiny model cannot do, test by test ----
+
+    @_xfail(NO_STREAM_USAGE, strict=True)
+    def test_usage_metadata_streaming(self, model: Any) -> None:  # type: ignore[override]
+        super().test_usage_metadata_streaming(model)
+
+    @_xfail(NAMED_TOOL_CHOICE_ONLY + "; tool_choice='any' with two tools cannot be narrowed to one name", strict=True)
+    def test_tool_choice(self, model: Any) -> None:  # type: ignore[override]
+        super().test_tool_choice(model)
+
+    @_xfail(NAMED_TOOL_CHOICE_ONLY + "; the suite binds the tool without tool_choice", strict=True)
+    @pytest.mark.parametrize("model", [{}, {"output_version": "v1"}], indirect=True)
+    def test_agent_loop(self, model: Any) -> None:  # type: ignore[override]
+        super().test_agent_loop(model)
+
+    @_xfail(TINY + ": the call is made and named right, but the arguments are not the ones asked for")
+    @pytest.mark.parametrize("model", [{}, {"output_version": "v1"}], indirect=True)
+    def test_tool_calling(self, model: Any) -> None:  # type: ignore[override]
+        super().test_tool_calling(model)
+
+    @_xfail(TINY + ": the call is made and named right, but the arguments are not the ones asked for")
+    async def test_tool_calling_async(self, model: Any) -> None:  # type: ignore[override]
+        await super().test_tool_calling_async(model)
+
+    @_xfail(TINY + ": the call is made and named right, but the arguments are not the ones asked for")
+    def test_bind_runnables_as_tools(self, model: Any) -> None:  # type: ignore[override]
+        super().test_bind_runnables_as_tools(model)
+
+    @_xfail(TINY + ": the JSON has the right shape, but values of the wrong type or missing fields")
+    @pytest.mark.parametrize("schema_type", ["pydantic", "typeddict", "json_schema"])
+    def test_structured_output(self, model: Any, schema_type: str) -> None:  # type: ignore[override]
+        super().test_structured_output(model, schema_type)
+
+    @_xfail(TINY + ": the JSON has the right shape, but values of the wrong type or missing fields")
+    @pytest.mark.parametrize("schema_type", ["pydantic", "typeddict", "json_schema"])
+    async def test_structured_output_async(self, model: Any, schema_type: str) -> None:  # type: ignore[override]
+        await super().test_structured_output_async(model, schema_type)
+
+    @_xfail(TINY + ": the JSON has the right shape, but values of the wrong type or missing fields")
+    def test_structured_output_pydantic_2_v1(self, model: Any) -> None:  # type: ignore[override]
+        super().test_structured_output_pydantic_2_v1(model)
+
+    @_xfail(TINY + ": the JSON has the right shape, but values of the wrong type or missing fields")
+    def test_structured_output_optional_param(self, model: Any) -> None:  # type: ignore[override]
+        super().test_structured_output_optional_param(model)
+
+    @_xfail(TINY + ": the JSON object it writes does not have the requested keys and types")
+    def test_json_mode(self, model: Any) -> None:  # type: ignore[override]
+        super().test_json_mode(model)
+
+    @_xfail(TINY + ": it calls the tool but does not copy the Chinese/Japanese name into the arguments")
+    def test_unicode_tool_call_integration(self, model: Any, *, tool_choice: str | None = None,
+                                           force_tool_call: bool = True) -> None:  # type: ignore[override]
+        super().test_unicode_tool_call_integration(model, tool_choice=tool_choice, force_tool_call=force_tool_call)
 
 
 @pytest.mark.timeout(120)
