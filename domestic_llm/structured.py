@@ -47,8 +47,8 @@ def refuses_json_schema(exc: DomesticLLMError, body: dict[str, Any]) -> bool:
 def json_object_request(request: ChatRequest) -> ChatRequest:
     """`request` with `json_schema` replaced by `json_object` and the schema in the system instructions."""
     fmt = request.response_format or {}
-    spec = fmt.get("json_schema") if isinstance(fmt.get("json_schema"), dict) else {}
-    schema = spec.get("schema") or {}
+    spec = fmt.get("json_schema")
+    schema = (spec.get("schema") if isinstance(spec, dict) else None) or {}
     instruction = (
         "Answer with one JSON object only (no prose, no code fences) that conforms to this JSON schema:\n"
         + json.dumps(schema, ensure_ascii=False)
