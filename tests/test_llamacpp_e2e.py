@@ -182,6 +182,11 @@ async def test_ainvoke_and_plain_client(llamacpp_server):
     assert result.text.strip() and result.usage is not None and result.usage.output_tokens <= 8
 
 
+async def test_list_models(llamacpp_server):
+    assert chat(llamacpp_server).list_models() == [MODEL_ALIAS]
+    assert await li(llamacpp_server).alist_models() == [MODEL_ALIAS]
+
+
 # ---- DomesticLLM ------------------------------------------------------------------------------------
 
 
