@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint emulator clean
+.PHONY: demo test lint emulator clean llamacpp
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,13 +12,19 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
+	@if [ "$$DOMESTIC_LLM_DEMO" = real ]; then $(PY) -m domestic_llm.testing.llamacpp install --require; fi
 	$(PY) examples/quickstart.py
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed llamacpp
 	$(PY) -m pytest -q
 
 # lint tools pinned, so that a new release cannot turn CI red overnight
 LINT_TOOLS := ruff==0.17.6 mypy==2.4.1
+
+# The real test server (llama.cpp + SmolLM2-135M): built once per machine into ~/.cache/domestic-llm,
+# installed into the venv; a second of checking when it is already there.
+llamacpp: $(VENV)/.installed
+	$(PY) -m domestic_llm.testing.llamacpp install
 
 lint: $(VENV)/.installed
 	$(PY) -m pip install -q $(LINT_TOOLS)

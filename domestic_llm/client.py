@@ -37,15 +37,15 @@ import httpx
 
 from .answers import header_request_id, read_body_async, read_body_sync, read_result, redirect_error, status_error
 from .assembler import StreamAssembler
-from .discovery import alist_models, aserved_models_hint, list_models, model_missing, served_models_hint
-from .discovery import with_served_models
-from .credentials import lift_credentials, redact_httpx_log, secret_value, warn_plain_http, with_query_credential
 from .config import DEFAULTS, as_messages, check_options, env, require_tools, resolve_target, templated
+from .credentials import lift_credentials, redact_httpx_log, secret_value, warn_plain_http, with_query_credential
 from .dialects.base import Dialect, ParseOptions
-from .errors import APIStatusError, AuthenticationError, BadRequestError, ConfigurationError, ContextOverflowError
-from .errors import DomesticLLMError
-from .errors import redact_url
+from .discovery import (alist_models, aserved_models_hint, list_models, model_missing, served_models_hint,
+                        with_served_models)
+from .errors import (APIStatusError, AuthenticationError, BadRequestError, ConfigurationError, ContextOverflowError,
+                     DomesticLLMError, redact_url)
 from .retry import CallState, RetryPolicy
+from .structured import json_object_request, retry_as_json_object
 from .thinking import ThinkMode
 from .transport import Closeable, Transport
 from .types import AuthScheme, ChatChunk, ChatRequest, ChatResult, HttpRequest, Message
@@ -68,6 +68,9 @@ class ChatClient(Closeable):
             print(chunk.text, end="")
     ```
     """
+
+    #: learned from the server (see structured.retry_as_json_object): send json_object instead of json_schema
+    json_schema_refused: bool = False
 
     def __init__(
         self,
@@ -172,9 +175,12 @@ class ChatClient(Closeable):
         """The HTTP request of one attempt (without stream_options once a strict server refused them)."""
         options = replace(self.options, include_usage=False) if call.no_stream_options else self.options
         url = with_query_credential(self.dialect.call_url(self.url, request, stream), self.auth_scheme, token)
+        if call.json_object or self.json_schema_refused:
+            request = json_object_request(request)
         http = self.dialect.build_request(request, url=url, stream=stream, headers=self._headers(stream, token),
                                           options=options)
         call.sent_stream_options = http.json is not None and "stream_options" in http.json
+        call.sent_body = http.json
         return http
 
     def _headers(self, stream: bool, token: str | None) -> dict[str, str]:
@@ -212,6 +218,8 @@ class ChatClient(Closeable):
         if isinstance(exc, AuthenticationError) and self.token_provider is not None and not call.refreshed_token:
             call.refreshed_token = True
             return True
+        if retry_as_json_object(call, self.url):
+            return True
         if (
             isinstance(exc, BadRequestError)
             and not isinstance(exc, ContextOverflowError)
@@ -232,15 +240,11 @@ class ChatClient(Closeable):
             log.warning("domestic_llm: %s does not accept stream_options; not sending it again (no stream usage)",
                         redact_url(self.url))
             self.options = replace(self.options, include_usage=False)
+        if call.json_object:  # the retry with json_object worked (its warning said why)
+            self.json_schema_refused = True
 
     def _timeouts(self, call: CallState, stream: bool) -> httpx.Timeout:
         return call.timeouts(self.timeout, self.connect_timeout, self.stall_timeout if stream else None)
-
-    def _read_deadline(self, call: CallState) -> float | None:
-        """When an attempt's whole answer must have arrived: `timeout` from now, within the call's deadline."""
-        ends = [d for d in (call.deadline, None if self.timeout is None else time.monotonic() + self.timeout)
-                if d is not None]
-        return min(ends) if ends else None
 
     def _send_sync(self, request: ChatRequest, stream: bool, call: CallState) -> tuple[httpx.Response, Any]:
         """The attempts of one call: a stream's open response, or a closed one and its parsed answer."""
@@ -249,7 +253,7 @@ class ChatClient(Closeable):
                 time.sleep(delay)
             token = self._token_sync(call.refreshed_token)
             http = self._http(request, stream, token, call)
-            read_by = self._read_deadline(call)
+            read_by = call.read_deadline(self.timeout)
             try:
                 resp = self.transport.send(http, timeout=self._timeouts(call, stream))
                 opened = stream and resp.status_code < 300
@@ -266,7 +270,7 @@ class ChatClient(Closeable):
                 await asyncio.sleep(delay)
             token = await self._token_async(call.refreshed_token)
             http = self._http(request, stream, token, call)
-            read_by = self._read_deadline(call)
+            read_by = call.read_deadline(self.timeout)
             try:
                 resp = await self.transport.asend(http, timeout=self._timeouts(call, stream))
                 opened = stream and resp.status_code < 300

@@ -75,12 +75,19 @@ class CallState:
     refreshed_token: bool = False
     no_stream_options: bool = False
     sent_stream_options: bool = False  # the last attempt's body carried stream_options
+    sent_body: dict[str, Any] | None = None  # the last attempt's JSON body (what recovery judges a refusal by)
+    json_object: bool = False  # json_schema refused: this call now asks for json_object (see structured)
     error: DomesticLLMError | None = None  # the last attempt's error, set by the driving loop
     options: Any = None  # the call's parse options (a dialect adds per-call stops, markers, prompt)
 
     @classmethod
     def start(cls, policy: RetryPolicy, total_timeout: float | None, options: Any = None) -> CallState:
         return cls(policy, None if total_timeout is None else time.monotonic() + total_timeout, options=options)
+
+    def read_deadline(self, timeout: float | None) -> float | None:
+        """When an attempt's whole answer must have arrived: `timeout` from now, within the call's deadline."""
+        ends = [d for d in (self.deadline, None if timeout is None else time.monotonic() + timeout) if d is not None]
+        return min(ends) if ends else None
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline (never negative); `None` without `total_timeout`."""

@@ -13,13 +13,24 @@ def target(demo_model: str = "deepseek-r1-distill-qwen-32b", delay: float = 0.02
     """Yield keyword arguments for ChatDomestic / DomesticLLM.
 
     With DOMESTIC_LLM_ENDPOINT or DOMESTIC_LLM_BASE_URL set, the models read everything
-    (URL, DOMESTIC_LLM_API_KEY, DOMESTIC_LLM_MODEL) from the environment. Otherwise the
-    built-in emulator starts in-process on a free loopback port.
+    (URL, DOMESTIC_LLM_API_KEY, DOMESTIC_LLM_MODEL) from the environment. With
+    DOMESTIC_LLM_DEMO=real, a real llama.cpp server with SmolLM2-135M starts on a free
+    loopback port (built and installed on first use). Otherwise the built-in emulator
+    starts in-process on a free loopback port.
     """
     if os.environ.get("DOMESTIC_LLM_ENDPOINT") or os.environ.get("DOMESTIC_LLM_BASE_URL"):
         where = os.environ.get("DOMESTIC_LLM_ENDPOINT") or os.environ.get("DOMESTIC_LLM_BASE_URL")
         print(f"[using the endpoint from DOMESTIC_LLM_*: {where}]")
         yield {}
+        return
+    if os.environ.get("DOMESTIC_LLM_DEMO") == "real":
+        # a real model with no endpoint at all: llama.cpp + SmolLM2-135M on a loopback port
+        from domestic_llm.testing.llamacpp import MODEL_ALIAS, LlamaCppServer
+
+        with LlamaCppServer() as server:
+            print(f"[DOMESTIC_LLM_DEMO=real: llama.cpp with SmolLM2-135M (a tiny model: expect a real but "
+                  f"naive answer) at {server.base_url}]")
+            yield {"model": MODEL_ALIAS, "base_url": server.base_url, "max_tokens": 80, "temperature": 0.2}
         return
     from domestic_llm.testing import Emulator
 

@@ -1,6 +1,7 @@
 """Quickstart: a LangChain chain over a privately deployed model.
 
     make demo            # against the built-in emulator
+    DOMESTIC_LLM_DEMO=real make demo   # a real tiny model: llama.cpp + SmolLM2-135M, no endpoint needed
     DOMESTIC_LLM_ENDPOINT=http://host:1025/v1/chat/completions \
     DOMESTIC_LLM_API_KEY=... DOMESTIC_LLM_MODEL=qwen-72b make demo
 
@@ -48,12 +49,15 @@ def main() -> None:
                 print(chunk.content, end="", flush=True)
         print()
         assert full is not None
-        usage = full.usage_metadata or {}
-        print(
-            f"\n== usage: input {usage.get('input_tokens')} + output {usage.get('output_tokens')} "
-            f"= {usage.get('total_tokens')} tokens"
-            + (f" (reasoning {r})" if (r := usage.get("output_token_details", {}).get("reasoning")) else "")
-        )
+        usage = full.usage_metadata
+        if usage is None:  # some servers (llama.cpp) send no usage in streams, even when asked
+            print("\n== usage: not reported by this server for streams")
+        else:
+            print(
+                f"\n== usage: input {usage.get('input_tokens')} + output {usage.get('output_tokens')} "
+                f"= {usage.get('total_tokens')} tokens"
+                + (f" (reasoning {r})" if (r := usage.get("output_token_details", {}).get("reasoning")) else "")
+            )
         print(f"== finish_reason: {full.response_metadata.get('finish_reason')}, "
               f"model: {full.response_metadata.get('model_name')}")
 

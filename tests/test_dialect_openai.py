@@ -91,6 +91,10 @@ def test_tool_turns_on_the_wire():
     assert assistant["content"] == "" and "reasoning_content" not in assistant
     assert assistant["tool_calls"] == [{"id": "c1", "type": "function", "function": {"name": "add", "arguments": '{"a":1}'}}]
     assert body["messages"][2] == {"role": "tool", "content": "2", "tool_call_id": "c1"}
+    # "some tool" with one tool bound is that tool, named (servers that ignore "required" honour it)
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "add"}}
+    req.tools = req.tools * 2
+    body = OPENAI.build_request(req, url="u", stream=False, headers={}, options=OPTS).json
     assert body["tool_choice"] == "required"
     req.tool_choice = "add"
     req.send_reasoning = True

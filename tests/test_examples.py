@@ -12,8 +12,8 @@ import pytest
 EXAMPLES = pathlib.Path(__file__).parent.parent / "examples"
 
 
-def run(name: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOMESTIC_LLM_")}
+def run(name: str, **extra_env: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOMESTIC_LLM_")} | extra_env
     proc = subprocess.run([sys.executable, str(EXAMPLES / name)], capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
@@ -26,6 +26,19 @@ def test_quickstart():
     assert "[reasoning] 用户问的是“长江里有哪些典型的鱼类？”" in out
     assert "[answer]    你好！关于“长江里有哪些典型的鱼类？”" in out
     assert "== usage: input 22 + output 26 = 48 tokens (reasoning 11)" in out
+
+
+@pytest.mark.timeout(300)
+def test_quickstart_with_the_real_model(llamacpp_server):
+    # DOMESTIC_LLM_DEMO=real make demo: the example starts its own llama.cpp server (the fixture
+    # only guarantees it is installed); a real answer streams, and missing stream usage is said so
+    out = run("quickstart.py", DOMESTIC_LLM_DEMO="real")
+    assert "DOMESTIC_LLM_DEMO=real: llama.cpp with SmolLM2-135M" in out
+    invoked = out.split("== invoke: prompt | ChatDomestic | StrOutputParser\n")[1].split("\n== stream")[0]
+    streamed = out.split("== stream (reasoning and answer shown separately)\n")[1].split("\n== usage")[0]
+    assert invoked.strip() and streamed.strip()
+    assert "== usage: not reported by this server for streams" in out
+    assert "model: smollm2-135m" in out
 
 
 @pytest.mark.parametrize("name", ["langchain_agent.py"])

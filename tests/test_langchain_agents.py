@@ -92,6 +92,8 @@ def test_invalid_tool_arguments_become_invalid_tool_calls(emulator):
 def test_tool_choice_forms_on_the_wire(emulator):
     base = llm(emulator)
     base.bind_tools([get_weather], tool_choice="any").invoke("q")
+    assert emulator.requests[-1].json["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    base.bind_tools([get_weather, get_time], tool_choice="any").invoke("q")
     assert emulator.requests[-1].json["tool_choice"] == "required"
     base.bind_tools([get_weather, get_time], tool_choice="get_time").invoke("q")
     assert emulator.requests[-1].json["tool_choice"] == {"type": "function", "function": {"name": "get_time"}}

@@ -10,6 +10,9 @@ Wire facts absorbed here:
 * `choices` may be `null` or `[]` (usage-only chunks), `delta` may be `null`;
 * tool-call deltas may lack `index` (then `id` starts a new call and a missing `id`
   continues the last one), `id` after the first fragment, or `arguments`;
+* or repeat the call's `id` and whole `function.name` in every fragment (llama.cpp's
+  server, some Qwen/LMDeploy/vLLM builds): a repeat is dropped, so that merging the
+  fragments (ours, LangChain's `+`) never yields `get_weatherget_weather…`;
 * usage may be repeated cumulatively on every chunk or sent once at the end:
   the last one seen is the total, reported once on the final chunk.
 """
@@ -95,6 +98,8 @@ class ChatCompletionsStream(JSONStreamParser):
         # per choice: tool-call id -> index, and the last index used (for deltas lacking both)
         self.tool_ids: dict[int, dict[str, int]] = {}
         self.tool_last: dict[int, int] = {}
+        # per (choice, call index): the id and name already passed on, to drop their repeats
+        self.tool_sent: dict[tuple[int, int], list[str | None]] = {}
 
     def read_object(self, obj: dict[str, Any]) -> list[ChatChunk]:
         return self.dialect.read_stream_object(self, obj)
@@ -123,7 +128,19 @@ class ChatCompletionsStream(JSONStreamParser):
         args = fn.get("arguments")
         if args is not None and not isinstance(args, str):
             args = json.dumps(args, ensure_ascii=False)
-        return ToolCallDelta(idx, call_id, _str(fn.get("name")) or None, args)
+        name = _str(fn.get("name")) or None
+        sent = self.tool_sent.setdefault((index, idx), [None, None])
+        if call_id is not None:
+            if sent[0] is not None:
+                call_id = None  # a call has one id: later ones (repeats) are not news
+            else:
+                sent[0] = call_id
+        if name is not None:
+            if name == sent[1]:
+                name = None  # the whole name again, not a further fragment of it
+            else:
+                sent[1] = (sent[1] or "") + name
+        return ToolCallDelta(idx, call_id, name, args)
 
 
 class ChatCompletionsDialect(Dialect):
@@ -174,10 +191,16 @@ class ChatCompletionsDialect(Dialect):
     def messages_to_wire(self, request: ChatRequest) -> list[dict[str, Any]]:
         return [self.message_to_wire(m, request.send_reasoning) for m in request.messages]
 
-    def tool_choice_to_wire(self, choice: str | dict[str, Any]) -> Any:
+    def tool_choice_to_wire(self, choice: str | dict[str, Any], tools: list[dict[str, Any]] | None = None) -> Any:
         if isinstance(choice, dict):
             return choice
         word = _TOOL_CHOICE_WORDS.get(choice)
+        if word == "required" and tools is not None and len(tools) == 1:
+            # "some tool" with one tool means that tool; servers that ignore "required"
+            # (llama.cpp, older vLLM) honour a named function
+            name = _dict(tools[0].get("function")).get("name")
+            if isinstance(name, str) and name:
+                return {"type": "function", "function": {"name": name}}
         if word:
             return word
         return {"type": "function", "function": {"name": choice}}
@@ -196,7 +219,7 @@ class ChatCompletionsDialect(Dialect):
         if request.tools:
             body["tools"] = request.tools
             if request.tool_choice is not None:
-                body["tool_choice"] = self.tool_choice_to_wire(request.tool_choice)
+                body["tool_choice"] = self.tool_choice_to_wire(request.tool_choice, request.tools)
         if request.response_format is not None:
             body["response_format"] = request.response_format
         if request.thinking is not None and self.thinking_style == "chat_template_kwargs":

@@ -132,7 +132,9 @@ class EmulatedDialect:
         """The deltas of one choice: role, reasoning pieces, text pieces, tool-call fragments.
 
         `tool_style="hermes"` imitates vLLM's hermes parser: no `index`, the `id` only on
-        the first fragment of a call, and that first fragment without `arguments`.
+        the first fragment of a call, and that first fragment without `arguments`;
+        `"repeat"` imitates llama.cpp's server: every fragment repeats the call's `id`,
+        `type` and whole `function.name`.
         """
         deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
         deltas += [{self.reasoning_key: p} for p in pieces(reply.reasoning)]
@@ -149,6 +151,9 @@ class EmulatedDialect:
                 frag: dict[str, Any] = {"function": {"arguments": p}}
                 if not hermes:
                     frag["index"] = i
+                if tool_style == "repeat":
+                    frag.update(id=head["id"], type="function")
+                    frag["function"] = {"name": tc.name, "arguments": p}
                 deltas.append({"tool_calls": [frag]})
         return deltas
 

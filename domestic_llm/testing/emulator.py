@@ -31,7 +31,7 @@ from .dialects import EMULATED, EmulatedDialect, RenderContext
 from .faults import Fault, fault_answer, hang, send_events, trickle
 from .prompt_servers import prompt_server_routes
 from .rag import rag_routes
-from .serving import DropsQuietly, credential_at, quiet_drops
+from .serving import DropsQuietly, as_llamacpp_reads, credential_at, quiet_drops
 from .replies import Reply, default_reply
 
 
@@ -55,7 +55,12 @@ class EmulatorState:
     chunk_bytes: int | None = None
     delay: float = 0.0
     reject_stream_options: bool = False
-    tool_deltas: str = "openai"  # or "hermes": vLLM hermes-parser style tool-call deltas
+    tool_deltas: str = "openai"  # or "hermes": vLLM hermes-parser style tool-call deltas; "repeat": llama.cpp
+    # llama.cpp-server behaviours (see domestic_llm.testing.llamacpp): json_schema refused with a 500,
+    # tools honoured only under a named tool_choice, no stream usage even when asked
+    reject_json_schema: bool = False
+    named_tool_choice_only: bool = False
+    ignore_stream_options: bool = False
     requests: list[RecordedRequest] = field(default_factory=list)
     script: deque[Reply] = field(default_factory=deque)
     faults: deque[Fault] = field(default_factory=deque)
@@ -101,6 +106,8 @@ def _chat_endpoint(state: EmulatorState, route_dialect: EmulatedDialect) -> Any:
             from starlette.responses import Response
 
             return Response(status_code=499)  # the client gave up: nobody will read this
+        if isinstance(body, dict):
+            body = as_llamacpp_reads(state, body)
         refusal = fault_answer(fault, dialect) or _refusal(state, dialect, request, body)
         if refusal is not None:
             return refusal
@@ -153,6 +160,11 @@ def _refusal(state: EmulatorState, dialect: EmulatedDialect, request: Any, body:
         return JSONResponse(
             dialect.error_body(400, "invalid_request", "Extra inputs are not permitted: stream_options"), 400
         )
+    fmt = body.get("response_format")
+    if state.reject_json_schema and isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        # llama.cpp's words and status for a request-validation error
+        return JSONResponse(dialect.error_body(
+            500, "server_error", "response_format.type: Input should be 'text' or 'json_object'"), 500)
     problem = dialect.validate(body, request.path_params)
     if problem is not None:
         status = dialect.validation_status

@@ -63,3 +63,13 @@ def quiet_drops() -> None:
     logger = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _QuietDrops) for f in logger.filters):
         logger.addFilter(_QuietDrops())
+
+
+def as_llamacpp_reads(state: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """The request as llama.cpp's server acts on it (when the emulator's state asks to imitate that):
+    tools only under a named tool_choice, stream_options ignored."""
+    if state.named_tool_choice_only and not isinstance(body.get("tool_choice"), dict):
+        body = {k: v for k, v in body.items() if k not in ("tools", "tool_choice")}
+    if state.ignore_stream_options:
+        body = {k: v for k, v in body.items() if k != "stream_options"}
+    return body
