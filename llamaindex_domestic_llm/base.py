@@ -285,8 +285,10 @@ class _StreamAccumulator:
 
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
-        self.text: list[str] = []
-        self.reasoning: list[str] = []
+        # strings, not lists joined per chunk: each response carries the whole text so far, and
+        # joining a list of k pieces per chunk made long answers quadratic in the number of chunks
+        self.text = ""
+        self.reasoning = ""
         self.calls: dict[int, list[Any]] = {}  # index -> [id, name, arguments]
         self.logprobs: list[Any] = []
 
@@ -294,9 +296,9 @@ class _StreamAccumulator:
         if chunk.choice:
             return None  # LlamaIndex streams one choice
         if chunk.text:
-            self.text.append(chunk.text)
+            self.text += chunk.text
         if chunk.reasoning:
-            self.reasoning.append(chunk.reasoning)
+            self.reasoning += chunk.reasoning
         if chunk.logprobs:
             self.logprobs += to_logprobs(chunk.logprobs)
         for d in chunk.tool_calls:
@@ -304,10 +306,10 @@ class _StreamAccumulator:
             call[0] = call[0] or d.id
             call[1] += d.name or ""
             call[2] += d.arguments or ""
-        reasoning = "".join(self.reasoning)
+        reasoning = self.reasoning
         usage = chunk.usage
         message = assistant_message(
-            "".join(self.text), reasoning, [tuple(self.calls[i]) for i in sorted(self.calls)],  # type: ignore[misc]
+            self.text, reasoning, [tuple(self.calls[i]) for i in sorted(self.calls)],  # type: ignore[misc]
             usage.reasoning_tokens if usage else None,
         )
         extra: dict[str, Any] = {}
