@@ -97,9 +97,10 @@ def check(name: str, n: int, text: str, chunks: int | None) -> None:
         raise WrongAnswer(f"{name}: {chunks} text chunks, the server sent {n}")
 
 
-def stream_once(layer: L.Layer, n: int, loop: asyncio.AbstractEventLoop) -> Run:
+def stream_once(layer: L.Layer, n: int, loop: asyncio.AbstractEventLoop, collect: bool = True) -> Run:
     layer.prepare(n, loop)
-    gc.collect()
+    if collect:  # start each long run with no garbage left by the previous layer
+        gc.collect()
     run = loop.run_until_complete(_aconsume(layer.stream(n))) if layer.is_async else _consume(layer.stream(n))
     check(layer.name, n, run.text, run.chunks)
     return run
@@ -201,12 +202,12 @@ def invoke_overhead(layers: list[L.Layer], calls: int, repeats: int, loop: async
 
 
 def first_chunk(layers: list[L.Layer], calls: int, loop: asyncio.AbstractEventLoop) -> dict:
-    layers = [layer for layer in layers if layer.invokes]  # the bare model does no I/O
+    layers = [layer for layer in layers if layer.io]  # the bare model does no I/O
     n = 20
     firsts: dict[str, list[float]] = {layer.name: [] for layer in layers}
     for _ in range(calls):
         for layer in layers:
-            firsts[layer.name].append(stream_once(layer, n, loop).first)
+            firsts[layer.name].append(stream_once(layer, n, loop, collect=False).first)
     return {"calls": calls, "seconds": firsts}
 
 
@@ -419,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
         n0 = sizes[0][0]
         results["server"] = {"n": n0, "drain_s": statistics.median(drain(server.port, n0, 5) for _ in range(3))}
         for n, repeats in sizes:
+            gc.collect()
+            gc.freeze()  # again: clients built since then are not garbage either
             say(f"per-chunk cost, {n} chunks x {repeats} repeats ...")
             results.setdefault("per_chunk", []).append(per_chunk(layers, n, repeats, loop, server))
         call_repeats = 1 if args.quick else args.call_repeats
@@ -429,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         say("import times (fresh interpreters) ...")
         results["imports"] = imports(import_repeats)
         say(f"{streams} concurrent astreams x {cchunks} chunks (fresh process per layer) ...")
-        async_names = [layer.name for layer in layers if layer.is_async and layer.invokes]
+        async_names = [layer.name for layer in layers if layer.is_async and layer.io]
         results["concurrency"] = {"streams": streams, "n": cchunks,
                                   "layers": concurrency(async_names, server.port, streams, cchunks)}
     finally:

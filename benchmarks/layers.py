@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 
+from benchmarks.server import answer_text, piece
+
 PROMPT = "q"
 MESSAGES = [{"role": "user", "content": PROMPT}]
 
@@ -32,6 +34,8 @@ class Layer:
     is_async = False
     #: layers measured for the non-streamed overhead (`invoke`)
     invokes = True
+    #: talks to the server (the bare models do not: no time to first chunk, no concurrency run)
+    io = True
 
     def __init__(self, base_url: str, max_connections: int = 200) -> None:
         self.base_url = base_url  # http://127.0.0.1:PORT/v1
@@ -261,29 +265,38 @@ class OpenAILikeAsync(DomesticLLMAsync):
 
 
 class BareChatModelSync(Layer):
-    """A `BaseChatModel` whose `_stream` yields pre-built chunks: what langchain-core itself costs."""
+    """A `BaseChatModel` whose `_stream` yields pre-built chunks: what langchain-core itself costs.
+
+    Its `invoke` returns a message built per call, from text held in memory.
+    """
 
     name = "bare BaseChatModel.stream (no I/O)"
-    invokes = False
+    io = False
+    #: build each AIMessageChunk while streaming (as any real integration must) instead of beforehand
+    build_chunks = False
 
     def build(self, n: int) -> Any:
-        return _bare_model_class()()
+        return _bare_model_class()(answer=answer_text(n))
 
     def prepare(self, n: int, loop: Any) -> None:
         from langchain_core.messages import AIMessageChunk
         from langchain_core.outputs import ChatGenerationChunk
 
-        from benchmarks.server import piece
-
-        chunks = [ChatGenerationChunk(message=AIMessageChunk(content=piece(i))) for i in range(n)]
+        model = self.client(n)
+        model._texts = [piece(i) for i in range(n)] if self.build_chunks else []
+        chunks = [] if self.build_chunks else [ChatGenerationChunk(message=AIMessageChunk(content=piece(i)))
+                                               for i in range(n)]
         chunks.append(ChatGenerationChunk(message=AIMessageChunk(
             content="", chunk_position="last", response_metadata={"finish_reason": "stop"},
             usage_metadata={"input_tokens": 10, "output_tokens": n, "total_tokens": 10 + n})))
-        self.client(n)._chunks = chunks
+        model._chunks = chunks
 
     def stream(self, n: int) -> Iterator[str]:
         for chunk in self.client(n).stream(PROMPT):
             yield chunk.content
+
+    def invoke(self, n: int) -> str:
+        return self.client(n).invoke(PROMPT).content
 
 
 class BareChatModelAsync(BareChatModelSync):
@@ -294,6 +307,17 @@ class BareChatModelAsync(BareChatModelSync):
         async for chunk in self.client(n).astream(PROMPT):
             yield chunk.content
 
+    async def invoke(self, n: int) -> str:  # type: ignore[override]
+        return (await self.client(n).ainvoke(PROMPT)).content
+
+
+class BareBuildingChunks(BareChatModelSync):
+    """The bare model building an `AIMessageChunk` per chunk: the floor of any LangChain integration."""
+
+    name = "bare BaseChatModel.stream, building chunks (no I/O)"
+    build_chunks = True
+    invokes = False  # same as the bare model's
+
 
 _BARE: Any = None
 
@@ -302,27 +326,36 @@ def _bare_model_class() -> Any:
     global _BARE
     if _BARE is None:
         from langchain_core.language_models import BaseChatModel
+        from langchain_core.messages import AIMessage, AIMessageChunk
+        from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
         from pydantic import PrivateAttr
 
         class BareChatModel(BaseChatModel):
+            answer: str = ""
             # private: langchain-core puts repr(model) of a non-serialisable model in each run's trace
             _chunks: list[Any] = PrivateAttr(default_factory=list)
+            _texts: list[str] = PrivateAttr(default_factory=list)
 
             @property
             def _llm_type(self) -> str:
                 return "bare"
 
             def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
-                raise NotImplementedError
+                return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.answer))])
+
+            def _gens(self) -> Any:
+                for text in self._texts:  # built while streaming, as a real integration does
+                    yield ChatGenerationChunk(message=AIMessageChunk(content=text))
+                yield from self._chunks
 
             def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
-                for gen in self._chunks:  # what every chat model does per chunk
+                for gen in self._gens():  # what every chat model does per chunk
                     if run_manager:
                         run_manager.on_llm_new_token(gen.text, chunk=gen)
                     yield gen
 
             async def _astream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
-                for gen in self._chunks:
+                for gen in self._gens():
                     if run_manager:
                         await run_manager.on_llm_new_token(gen.text, chunk=gen)
                     yield gen
@@ -335,7 +368,7 @@ def _bare_model_class() -> Any:
 ALL: list[type[Layer]] = [
     RawHttpx, RawHttpxAsync,
     Core, CoreAsync,
-    BareChatModelSync, BareChatModelAsync,
+    BareChatModelSync, BareChatModelAsync, BareBuildingChunks,
     ChatDomesticSync, ChatDomesticAsync,
     ChatOpenAISync, ChatOpenAIAsync,
     DomesticLLMSync, DomesticLLMAsync,
@@ -344,7 +377,7 @@ ALL: list[type[Layer]] = [
 
 #: the module a layer needs; a layer whose module is missing is left out (and said so)
 NEEDS: dict[type[Layer], str] = {
-    BareChatModelSync: "langchain_core", BareChatModelAsync: "langchain_core",
+    BareChatModelSync: "langchain_core", BareChatModelAsync: "langchain_core", BareBuildingChunks: "langchain_core",
     ChatDomesticSync: "langchain_core", ChatDomesticAsync: "langchain_core",
     DomesticLLMSync: "llama_index.core", DomesticLLMAsync: "llama_index.core",
     ChatOpenAISync: "langchain_openai", ChatOpenAIAsync: "langchain_openai",

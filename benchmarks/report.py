@@ -38,6 +38,8 @@ INVOKE_NAMES = {
     "DomesticLLM.astream_chat": "`DomesticLLM.achat`",
     "OpenAILike.stream_chat": "`OpenAILike.chat`",
     "OpenAILike.astream_chat": "`OpenAILike.achat`",
+    "bare BaseChatModel.stream (no I/O)": "bare `BaseChatModel.invoke` (no I/O: langchain-core's own cost)",
+    "bare BaseChatModel.astream (no I/O)": "bare `BaseChatModel.ainvoke` (no I/O: langchain-core's own cost)",
 }
 
 
@@ -161,6 +163,9 @@ def render(results: dict[str, Any], charts: bool = True) -> str:
         base = "raw httpx async (floor)" if name in TWINS and "raw httpx async (floor)" in secs else FLOOR
         diffs = [(a - b) * 1e6 for a, b in zip(ts, secs[base])]
         wall_diffs = [(a - b) * 1e6 for a, b in zip(walls[name], walls[base])]
+        if name.startswith("bare"):  # no I/O: its whole cost is the framework's, there is no overhead to take
+            lines.append(f"| {INVOKE_NAMES.get(name, name)} | {med(ts) * 1e6:.0f} | | {med(walls[name]) * 1e6:.0f} | |")
+            continue
         lines.append(f"| {INVOKE_NAMES.get(name, name)} | {med(ts) * 1e6:.0f} | {med(diffs):+.0f} | "
                      f"{med(walls[name]) * 1e6:.0f} | {med(wall_diffs):+.0f} |")
     lines += ["", "Async calls are compared with raw httpx's `AsyncClient`, sync calls with its `Client`; overheads "

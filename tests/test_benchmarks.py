@@ -19,7 +19,7 @@ from benchmarks import layers as L
 from benchmarks.server import answer_text, stream_events
 
 OURS = [L.RawHttpx, L.RawHttpxAsync, L.Core, L.CoreAsync, L.BareChatModelSync, L.BareChatModelAsync,
-        L.ChatDomesticSync, L.ChatDomesticAsync, L.DomesticLLMSync, L.DomesticLLMAsync]
+        L.BareBuildingChunks, L.ChatDomesticSync, L.ChatDomesticAsync, L.DomesticLLMSync, L.DomesticLLMAsync]
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +86,8 @@ def test_wrong_answers_abort_the_benchmark(cls: type[L.Layer], why: str, server:
 
 
 def test_a_small_run_renders_every_section(server: bench.Server, loop: asyncio.AbstractEventLoop) -> None:
-    layers = [cls(server.base_url) for cls in (L.RawHttpx, L.RawHttpxAsync, L.Core, L.ChatDomesticSync,
-                                               L.ChatDomesticAsync, L.DomesticLLMSync)]
+    layers = [cls(server.base_url) for cls in (L.RawHttpx, L.RawHttpxAsync, L.Core, L.BareChatModelSync,
+                                               L.ChatDomesticSync, L.ChatDomesticAsync, L.DomesticLLMSync)]
     started = time.perf_counter()
     results = {
         "machine": {**bench.machine(), "load_end": (0.0, 0.0, 0.0)},
@@ -109,5 +109,6 @@ def test_a_small_run_renders_every_section(server: bench.Server, loop: asyncio.A
                     "## Time to first chunk", "## Import time", "## 4 concurrent", "## Targets (issue 17)"):
         assert heading in text
     assert "| core ChatClient.stream |" in text and "| ChatDomestic.astream |" in text
+    assert "| bare `BaseChatModel.invoke` (no I/O: langchain-core's own cost) |" in text
     assert "Left out (package not installed): ChatOpenAI.stream." in text
     assert results["concurrency"]["layers"]["core ChatClient.astream"]["peak_mb"] >= 0
