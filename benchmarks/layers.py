@@ -111,7 +111,7 @@ class RawHttpxAsync(RawHttpx):
     name = "raw httpx async (floor)"
     is_async = True
 
-    def build(self, n: int) -> httpx.AsyncClient:
+    def build(self, n: int) -> Any:  # an httpx.AsyncClient
         return httpx.AsyncClient(base_url=self.base_url, limits=httpx.Limits(max_connections=self.max_connections))
 
     async def stream(self, n: int) -> AsyncIterator[str]:  # type: ignore[override]
@@ -166,8 +166,9 @@ class ChatDomesticSync(Layer):
     def build(self, n: int) -> Any:
         from langchain_domestic_llm import ChatDomestic
 
-        return ChatDomestic(model=model_name(n), base_url=self.base_url, max_connections=self.max_connections,
-                            max_retries=0)
+        # mypy reads the field's alias (model_name) as its only name; `model=` is what users write
+        return ChatDomestic(model=model_name(n), base_url=self.base_url,  # type: ignore[call-arg]
+                            max_connections=self.max_connections, max_retries=0)
 
     def stream(self, n: int) -> Iterator[str]:
         for chunk in self.client(n).stream(PROMPT):
@@ -233,8 +234,8 @@ class ChatOpenAISync(ChatDomesticSync):
     def build(self, n: int) -> Any:
         from langchain_openai import ChatOpenAI
 
-        return ChatOpenAI(model=model_name(n), base_url=self.base_url, api_key="bench", stream_usage=True,
-                          max_retries=0)
+        return ChatOpenAI(model=model_name(n), base_url=self.base_url, api_key="bench",  # type: ignore[arg-type]
+                          stream_usage=True, max_retries=0)
 
 
 class ChatOpenAIAsync(ChatDomesticAsync):
@@ -389,15 +390,19 @@ def available() -> tuple[list[type[Layer]], list[str]]:
     """Layers whose packages are installed, and the names of those left out."""
     import importlib.util
 
-    have, missing = [], []
+    have: list[type[Layer]] = []
+    missing: list[str] = []
     for layer in ALL:
         module = NEEDS.get(layer)
         try:
             ok = module is None or importlib.util.find_spec(module) is not None
         except ModuleNotFoundError:
             ok = False
-        (have if ok else missing).append(layer if ok else layer.name)  # type: ignore[arg-type]
-    return have, missing  # type: ignore[return-value]
+        if ok:
+            have.append(layer)
+        else:
+            missing.append(layer.name)
+    return have, missing
 
 
 def by_name(name: str) -> type[Layer]:

@@ -287,7 +287,7 @@ def write_charts(results: dict[str, Any], all_rows: list[tuple[int, dict[str, An
                 label=f"{n:,}-chunk answers")
     ax.set_yticks([j + height * (len(all_rows) - 1) / 2 for j in range(len(names))], names)
     ax.invert_yaxis()
-    ax.set_xlabel("µs per chunk (median; lower is better)")
+    ax.set_xlabel("client CPU µs per chunk (median; lower is better)")
     ax.set_title("Streaming cost per chunk")
     ax.legend()
     fig.tight_layout()
