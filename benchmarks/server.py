@@ -107,7 +107,13 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
                 if name.strip().lower() == b"content-length":
                     length = int(value)
             body = await reader.readexactly(length) if length else b""
-            writer.write(_stats_response(replies) if head.startswith(b"GET /stats") else replies.get(body))
+            if head.startswith(b"GET /stats"):
+                writer.write(_stats_response(replies))
+            elif head.startswith(b"GET "):  # e.g. /v1/models, which some clients ask once: no models listed
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 28\r\n\r\n"
+                             b'{"object":"list","data":[]}\n')
+            else:
+                writer.write(replies.get(body))
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
         pass
