@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint emulator clean llamacpp
+.PHONY: demo test lint emulator bench clean llamacpp
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check --select F,E9 domestic_llm langchain_domestic_llm llamaindex_domestic_llm tests examples
 	$(VENV)/bin/mypy domestic_llm langchain_domestic_llm llamaindex_domestic_llm --ignore-missing-imports
 	$(PY) tools/check_sizes.py
+
+# BENCHMARKS.md and benchmarks/charts/ from one run against the peers (installs the `bench` extra)
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install -q -e ".[bench]"
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	$(PY) -m benchmarks.bench
 
 emulator: $(VENV)/.installed
 	$(PY) -m domestic_llm.testing --port 8000

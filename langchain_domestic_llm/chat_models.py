@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from operator import itemgetter
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForLLMRun,
@@ -34,7 +34,6 @@ from langchain_core.runnables import (
     RunnableMap,
     RunnablePassthrough,
 )
-from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import (
     convert_to_json_schema,
     convert_to_openai_tool,
@@ -52,6 +51,9 @@ from domestic_llm.types import ChatResult as CoreResult  # LangChain has a ChatR
 
 from ._convert import PROVIDER, to_generation, to_generation_chunk, to_neutral
 from ._errors import langchain_errors
+
+if TYPE_CHECKING:  # only a type hint here; langchain_core.tools costs import time
+    from langchain_core.tools import BaseTool
 
 
 class ChatDomestic(BaseChatModel, EndpointSettings):

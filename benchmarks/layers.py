@@ -1,0 +1,412 @@
+"""The clients the benchmark compares ("layers"), each behind the same two calls.
+
+`stream(n)` yields the text delta of every chunk the layer hands its user ("" for
+chunks without text) for an `n`-chunk answer of `benchmarks/server.py`;
+`invoke(n)` returns a whole non-streamed answer's text. Async layers return
+async iterators / coroutines. The harness consumes every layer with the same
+loop, so the loop's own cost is alike in every row and the differences are the
+layers'. Peers (langchain-openai, llama-index-llms-openai-like) are optional:
+`available()` lists what can be built here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+
+from benchmarks.server import answer_text, piece
+
+PROMPT = "q"
+MESSAGES = [{"role": "user", "content": PROMPT}]
+
+
+def model_name(n: int) -> str:
+    return f"bench-{n}"
+
+
+class Layer:
+    """One client, built lazily per answer length (the model name tells the server the length)."""
+
+    name = ""
+    is_async = False
+    #: layers measured for the non-streamed overhead (`invoke`)
+    invokes = True
+    #: talks to the server (the bare models do not: no time to first chunk, no concurrency run)
+    io = True
+
+    def __init__(self, base_url: str, max_connections: int = 200) -> None:
+        self.base_url = base_url  # http://127.0.0.1:PORT/v1
+        self.max_connections = max_connections
+        self._clients: dict[int, Any] = {}
+
+    def client(self, n: int) -> Any:
+        c = self._clients.get(n)
+        if c is None:
+            c = self._clients[n] = self.build(n)
+        return c
+
+    def build(self, n: int) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def prepare(self, n: int, loop: Any) -> None:
+        """Work done before a timed run, outside the timing: build the client for `n`-chunk
+        answers and open its connection (with one non-streamed call) the first time."""
+        if n in self._clients:
+            return
+        self.client(n)
+        if self.invokes:
+            call = self.invoke(n)
+            if self.is_async:
+                loop.run_until_complete(call)
+
+    def stream(self, n: int) -> Any:  # Iterator[str] or AsyncIterator[str]
+        raise NotImplementedError
+
+    def invoke(self, n: int) -> Any:  # str or Awaitable[str]
+        raise NotImplementedError
+
+
+# ---- the floor: what any client must at least do ---------------------------------------
+
+
+def _split_events(lines_buf: list[bytes], raw: bytes) -> list[bytes]:
+    """Complete lines of the stream so far; a partial last line waits in `lines_buf`."""
+    lines = (lines_buf.pop() + raw if lines_buf else raw).split(b"\n")
+    lines_buf.append(lines.pop())
+    return lines
+
+
+def _deltas(line: bytes) -> list[str]:
+    if not line.startswith(b"data: ") or line == b"data: [DONE]":
+        return []
+    obj = json.loads(line[6:])
+    return [c["delta"].get("content") or "" for c in obj["choices"]]
+
+
+class RawHttpx(Layer):
+    """httpx + a line splitter + `json.loads` + reading `delta.content`: the floor."""
+
+    name = "raw httpx (floor)"
+
+    def build(self, n: int) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, limits=httpx.Limits(max_connections=self.max_connections))
+
+    def stream(self, n: int) -> Iterator[str]:
+        body = {"model": model_name(n), "messages": MESSAGES, "stream": True}
+        buf: list[bytes] = []
+        with self.client(n).stream("POST", "/chat/completions", json=body) as r:
+            for raw in r.iter_bytes():
+                for line in _split_events(buf, raw):
+                    yield from _deltas(line)
+
+    def invoke(self, n: int) -> str:
+        r = self.client(n).post("/chat/completions", json={"model": model_name(n), "messages": MESSAGES})
+        return json.loads(r.content)["choices"][0]["message"]["content"]
+
+
+class RawHttpxAsync(RawHttpx):
+    name = "raw httpx async (floor)"
+    is_async = True
+
+    def build(self, n: int) -> Any:  # an httpx.AsyncClient
+        return httpx.AsyncClient(base_url=self.base_url, limits=httpx.Limits(max_connections=self.max_connections))
+
+    async def stream(self, n: int) -> AsyncIterator[str]:  # type: ignore[override]
+        body = {"model": model_name(n), "messages": MESSAGES, "stream": True}
+        buf: list[bytes] = []
+        async with self.client(n).stream("POST", "/chat/completions", json=body) as r:
+            async for raw in r.aiter_bytes():
+                for line in _split_events(buf, raw):
+                    for d in _deltas(line):
+                        yield d
+
+    async def invoke(self, n: int) -> str:  # type: ignore[override]
+        r = await self.client(n).post("/chat/completions", json={"model": model_name(n), "messages": MESSAGES})
+        return json.loads(r.content)["choices"][0]["message"]["content"]
+
+
+# ---- domestic-llm ---------------------------------------------------------------------------
+
+
+class Core(Layer):
+    name = "core ChatClient.stream"
+
+    def build(self, n: int) -> Any:
+        from domestic_llm import ChatClient
+
+        return ChatClient(model=model_name(n), base_url=self.base_url, max_connections=self.max_connections,
+                          max_retries=0)
+
+    def stream(self, n: int) -> Iterator[str]:
+        for chunk in self.client(n).stream(PROMPT):
+            yield chunk.text
+
+    def invoke(self, n: int) -> str:
+        return self.client(n).invoke(PROMPT).text
+
+
+class CoreAsync(Core):
+    name = "core ChatClient.astream"
+    is_async = True
+
+    async def stream(self, n: int) -> AsyncIterator[str]:  # type: ignore[override]
+        async for chunk in self.client(n).astream(PROMPT):
+            yield chunk.text
+
+    async def invoke(self, n: int) -> str:  # type: ignore[override]
+        return (await self.client(n).ainvoke(PROMPT)).text
+
+
+class ChatDomesticSync(Layer):
+    name = "ChatDomestic.stream"
+
+    def build(self, n: int) -> Any:
+        from langchain_domestic_llm import ChatDomestic
+
+        # mypy reads the field's alias (model_name) as its only name; `model=` is what users write
+        return ChatDomestic(model=model_name(n), base_url=self.base_url,  # type: ignore[call-arg]
+                            max_connections=self.max_connections, max_retries=0)
+
+    def stream(self, n: int) -> Iterator[str]:
+        for chunk in self.client(n).stream(PROMPT):
+            yield chunk.content
+
+    def invoke(self, n: int) -> str:
+        return self.client(n).invoke(PROMPT).content
+
+
+class ChatDomesticAsync(ChatDomesticSync):
+    name = "ChatDomestic.astream"
+    is_async = True
+
+    async def stream(self, n: int) -> AsyncIterator[str]:  # type: ignore[override]
+        async for chunk in self.client(n).astream(PROMPT):
+            yield chunk.content
+
+    async def invoke(self, n: int) -> str:  # type: ignore[override]
+        return (await self.client(n).ainvoke(PROMPT)).content
+
+
+class DomesticLLMSync(Layer):
+    name = "DomesticLLM.stream_chat"
+
+    def build(self, n: int) -> Any:
+        from llamaindex_domestic_llm import DomesticLLM
+
+        return DomesticLLM(model=model_name(n), base_url=self.base_url, max_connections=self.max_connections,
+                           max_retries=0)
+
+    @staticmethod
+    def messages() -> list[Any]:
+        from llama_index.core.llms import ChatMessage
+
+        return [ChatMessage(role="user", content=PROMPT)]
+
+    def stream(self, n: int) -> Iterator[str]:
+        for r in self.client(n).stream_chat(self.messages()):
+            yield r.delta or ""
+
+    def invoke(self, n: int) -> str:
+        return self.client(n).chat(self.messages()).message.content
+
+
+class DomesticLLMAsync(DomesticLLMSync):
+    name = "DomesticLLM.astream_chat"
+    is_async = True
+
+    async def stream(self, n: int) -> AsyncIterator[str]:  # type: ignore[override]
+        async for r in await self.client(n).astream_chat(self.messages()):
+            yield r.delta or ""
+
+    async def invoke(self, n: int) -> str:  # type: ignore[override]
+        return (await self.client(n).achat(self.messages())).message.content
+
+
+# ---- peers ---------------------------------------------------------------------------------
+
+
+class ChatOpenAISync(ChatDomesticSync):
+    name = "ChatOpenAI.stream"
+
+    def build(self, n: int) -> Any:
+        from langchain_openai import ChatOpenAI
+
+        return ChatOpenAI(model=model_name(n), base_url=self.base_url, api_key="bench",  # type: ignore[arg-type]
+                          stream_usage=True, max_retries=0)
+
+
+class ChatOpenAIAsync(ChatDomesticAsync):
+    name = "ChatOpenAI.astream"
+
+    def build(self, n: int) -> Any:
+        return ChatOpenAISync.build(self, n)  # type: ignore[arg-type]
+
+
+class OpenAILikeSync(DomesticLLMSync):
+    name = "OpenAILike.stream_chat"
+
+    def build(self, n: int) -> Any:
+        from llama_index.llms.openai_like import OpenAILike
+
+        return OpenAILike(model=model_name(n), api_base=self.base_url, api_key="bench", is_chat_model=True,
+                          max_retries=0)
+
+
+class OpenAILikeAsync(DomesticLLMAsync):
+    name = "OpenAILike.astream_chat"
+
+    def build(self, n: int) -> Any:
+        return OpenAILikeSync.build(self, n)  # type: ignore[arg-type]
+
+
+# ---- langchain-core's own floor: a chat model that does no I/O at all ----------------------
+
+
+class BareChatModelSync(Layer):
+    """A `BaseChatModel` whose `_stream` yields pre-built chunks: what langchain-core itself costs.
+
+    Its `invoke` returns a message built per call, from text held in memory.
+    """
+
+    name = "bare BaseChatModel.stream (no I/O)"
+    io = False
+    #: build each AIMessageChunk while streaming (as any real integration must) instead of beforehand
+    build_chunks = False
+
+    def build(self, n: int) -> Any:
+        return _bare_model_class()(answer=answer_text(n))
+
+    def prepare(self, n: int, loop: Any) -> None:
+        from langchain_core.messages import AIMessageChunk
+        from langchain_core.outputs import ChatGenerationChunk
+
+        model = self.client(n)
+        model._texts = [piece(i) for i in range(n)] if self.build_chunks else []
+        chunks = [] if self.build_chunks else [ChatGenerationChunk(message=AIMessageChunk(content=piece(i)))
+                                               for i in range(n)]
+        chunks.append(ChatGenerationChunk(message=AIMessageChunk(
+            content="", chunk_position="last", response_metadata={"finish_reason": "stop"},
+            usage_metadata={"input_tokens": 10, "output_tokens": n, "total_tokens": 10 + n})))
+        model._chunks = chunks
+
+    def stream(self, n: int) -> Iterator[str]:
+        for chunk in self.client(n).stream(PROMPT):
+            yield chunk.content
+
+    def invoke(self, n: int) -> str:
+        return self.client(n).invoke(PROMPT).content
+
+
+class BareChatModelAsync(BareChatModelSync):
+    name = "bare BaseChatModel.astream (no I/O)"
+    is_async = True
+
+    async def stream(self, n: int) -> AsyncIterator[str]:  # type: ignore[override]
+        async for chunk in self.client(n).astream(PROMPT):
+            yield chunk.content
+
+    async def invoke(self, n: int) -> str:  # type: ignore[override]
+        return (await self.client(n).ainvoke(PROMPT)).content
+
+
+class BareBuildingChunks(BareChatModelSync):
+    """The bare model building an `AIMessageChunk` per chunk: the floor of any LangChain integration."""
+
+    name = "bare BaseChatModel.stream, building chunks (no I/O)"
+    build_chunks = True
+    invokes = False  # same as the bare model's
+
+
+_BARE: Any = None
+
+
+def _bare_model_class() -> Any:
+    global _BARE
+    if _BARE is None:
+        from langchain_core.language_models import BaseChatModel
+        from langchain_core.messages import AIMessage, AIMessageChunk
+        from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+        from pydantic import PrivateAttr
+
+        class BareChatModel(BaseChatModel):
+            answer: str = ""
+            # private: langchain-core puts repr(model) of a non-serialisable model in each run's trace
+            _chunks: list[Any] = PrivateAttr(default_factory=list)
+            _texts: list[str] = PrivateAttr(default_factory=list)
+
+            @property
+            def _llm_type(self) -> str:
+                return "bare"
+
+            def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+                return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.answer))])
+
+            def _gens(self) -> Any:
+                for text in self._texts:  # built while streaming, as a real integration does
+                    yield ChatGenerationChunk(message=AIMessageChunk(content=text))
+                yield from self._chunks
+
+            def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+                for gen in self._gens():  # what every chat model does per chunk
+                    if run_manager:
+                        run_manager.on_llm_new_token(gen.text, chunk=gen)
+                    yield gen
+
+            async def _astream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+                for gen in self._gens():
+                    if run_manager:
+                        await run_manager.on_llm_new_token(gen.text, chunk=gen)
+                    yield gen
+
+        _BARE = BareChatModel
+    return _BARE
+
+
+#: every layer, in table order: sync twins first, then async
+ALL: list[type[Layer]] = [
+    RawHttpx, RawHttpxAsync,
+    Core, CoreAsync,
+    BareChatModelSync, BareChatModelAsync, BareBuildingChunks,
+    ChatDomesticSync, ChatDomesticAsync,
+    ChatOpenAISync, ChatOpenAIAsync,
+    DomesticLLMSync, DomesticLLMAsync,
+    OpenAILikeSync, OpenAILikeAsync,
+]
+
+#: the module a layer needs; a layer whose module is missing is left out (and said so)
+NEEDS: dict[type[Layer], str] = {
+    BareChatModelSync: "langchain_core", BareChatModelAsync: "langchain_core", BareBuildingChunks: "langchain_core",
+    ChatDomesticSync: "langchain_core", ChatDomesticAsync: "langchain_core",
+    DomesticLLMSync: "llama_index.core", DomesticLLMAsync: "llama_index.core",
+    ChatOpenAISync: "langchain_openai", ChatOpenAIAsync: "langchain_openai",
+    OpenAILikeSync: "llama_index.llms.openai_like", OpenAILikeAsync: "llama_index.llms.openai_like",
+}
+
+
+def available() -> tuple[list[type[Layer]], list[str]]:
+    """Layers whose packages are installed, and the names of those left out."""
+    import importlib.util
+
+    have: list[type[Layer]] = []
+    missing: list[str] = []
+    for layer in ALL:
+        module = NEEDS.get(layer)
+        try:
+            ok = module is None or importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            ok = False
+        if ok:
+            have.append(layer)
+        else:
+            missing.append(layer.name)
+    return have, missing
+
+
+def by_name(name: str) -> type[Layer]:
+    for layer in ALL:
+        if layer.name == name:
+            return layer
+    raise KeyError(name)
