@@ -30,9 +30,12 @@ from typing import Any
 
 import httpx
 
+from . import budget as _budget
+from .callplan import CallPlan, FamilyOptions, plan_request
 from .dialects import get_dialect, infer_dialect, known_dialects
 from .dialects.base import AuthScheme, Dialect, HttpRequest, ParseOptions
 from .jsonlenient import loads_lenient
+from .fixups import AnswerFixer, AnswerFixes, fix_result
 from .errors import (
     AuthenticationError,
     BadRequestError,
@@ -123,7 +126,7 @@ def resolve_target(
 #: sampling parameters an adapter exposes as fields; anything else in call kwargs goes to the body
 SAMPLING_PARAMS = ("temperature", "top_p", "max_tokens", "stop", "n", "seed", "presence_penalty", "frequency_penalty",
                    "logprobs", "top_logprobs", "top_k", "penalty_score")
-_REQUEST_FIELDS = {"tools", "tool_choice", "response_format", "thinking", "model"}
+_REQUEST_FIELDS = {"tools", "tool_choice", "response_format", "thinking", "model", "thinking_budget", "send_reasoning"}
 
 
 def make_request(
@@ -134,7 +137,8 @@ def make_request(
     call_kwargs: dict[str, Any],
     *,
     thinking: bool | None = None,
-    send_reasoning: bool = False,
+    send_reasoning: bool | str | None = None,
+    thinking_budget: int | None = None,
 ) -> ChatRequest:
     """A `ChatRequest` from an adapter's defaults and one call's keyword arguments.
 
@@ -145,7 +149,8 @@ def make_request(
     """
     params = {k: v for k, v in params.items() if v is not None}
     extra = dict(extra_body)
-    request = ChatRequest(model=model, messages=messages, thinking=thinking, send_reasoning=send_reasoning)
+    request = ChatRequest(model=model, messages=messages, thinking=thinking, send_reasoning=send_reasoning,
+                          thinking_budget=thinking_budget)
     for key, value in call_kwargs.items():
         if key in SAMPLING_PARAMS:
             params[key] = value
@@ -212,6 +217,7 @@ CLIENT_OPTIONS = (
     "model", "endpoint", "base_url", "dialect", "auth_scheme", "token_provider", "timeout", "connect_timeout",
     "stall_timeout", "total_timeout", "max_retries", "default_headers", "verify", "proxy", "max_connections",
     "think_tags", "think_starts_open", "stream_usage", "strict", "chat_template", "trim_role_leaks",
+    "model_family", "thinking_style", "reasoning_field", "text_tool_calls",
 )
 
 
@@ -255,13 +261,17 @@ class ChatClient:
         proxy: str | None = None,
         max_connections: int = 100,
         think_tags: ThinkMode | None = None,
-        think_starts_open: bool = False,
+        think_starts_open: bool | None = None,
         stream_usage: bool = True,
         strict: bool = False,
         chat_template: Any = None,
         trim_role_leaks: bool = True,
         params: dict[str, Any] | None = None,
         model_kwargs: dict[str, Any] | None = None,
+        model_family: str | None = None,
+        thinking_style: str | None = None,
+        reasoning_field: str | None = None,
+        text_tool_calls: bool = True,
     ) -> None:
         self.model = model or env("MODEL") or ""
         self.params = dict(params or {})  # default sampling params, overridden per call
@@ -289,9 +299,13 @@ class ChatClient:
         self.max_retries = max_retries
         self.stall_timeout = stall_timeout
         self.total_timeout = total_timeout
+        # model-family knowledge (families.py): what the table says unless overridden here
+        self.family_options = FamilyOptions(model_family, thinking_style, think_starts_open, think_tags,
+                                            reasoning_field, text_tool_calls)
+        self.family_options.check()
         self.options = ParseOptions(
             think_tags=think_tags or self.dialect.think_tags,
-            think_starts_open=think_starts_open,
+            think_starts_open=bool(think_starts_open),
             include_usage=stream_usage,
             strict=strict,
             trim_role_leaks=trim_role_leaks,
@@ -344,6 +358,10 @@ class ChatClient:
             raise ConfigurationError(f"tools: the {self.dialect.name!r} dialect cannot carry tool definitions")
         self.dialect.validate(request)
         return request
+
+    def _plan(self, request: ChatRequest) -> CallPlan:
+        """Apply the model-family table to a prepared request (see `callplan`)."""
+        return plan_request(self._prepare(request), self.dialect, self.family_options, self.options)
 
     def _token_sync(self, refresh: bool) -> str | None:
         if self.token_provider is None:
@@ -499,7 +517,8 @@ class ChatClient:
                 attempt += 1
                 await asyncio.sleep(delay)
 
-    def _result(self, resp: httpx.Response, options: ParseOptions | None = None) -> ChatResult:
+    def _result(self, resp: httpx.Response, options: ParseOptions | None = None,
+                fixes: AnswerFixes | None = None) -> ChatResult:
         recovered = False
         try:
             body = json.loads(resp.content)
@@ -525,29 +544,41 @@ class ChatClient:
             result.metadata.setdefault("request_id", request_id)
         if recovered:
             result.metadata["recovered_body"] = True
+        if fixes:
+            result = fix_result(result, fixes)
         return result
 
     def invoke(self, messages: ChatRequest | Sequence[Message | dict[str, Any]] | str, **params: Any) -> ChatResult:
         """One complete answer."""
         request = messages if isinstance(messages, ChatRequest) else self.request(messages, **params)
+        plan = self._plan(request)
+        if plan.budget is not None:
+            return _budget.invoke(self, request, plan.budget)
         resp = self._open(request, stream=False)
-        return self._result(resp, self.dialect.call_options(request, self.options))
+        return self._result(resp, self.dialect.call_options(request, plan.parse), plan.fixes)
 
     async def ainvoke(
         self, messages: ChatRequest | Sequence[Message | dict[str, Any]] | str, **params: Any
     ) -> ChatResult:
         """One complete answer, natively async."""
         request = messages if isinstance(messages, ChatRequest) else self.request(messages, **params)
+        plan = self._plan(request)
+        if plan.budget is not None:
+            return await _budget.ainvoke(self, request, plan.budget)
         resp = await self._aopen(request, stream=False)
-        return self._result(resp, self.dialect.call_options(request, self.options))
+        return self._result(resp, self.dialect.call_options(request, plan.parse), plan.fixes)
 
     def stream(
         self, messages: ChatRequest | Sequence[Message | dict[str, Any]] | str, **params: Any
     ) -> Iterator[ChatChunk]:
         """Chunks as the bytes arrive; the last chunk has `final=True` with usage and metadata."""
         request = messages if isinstance(messages, ChatRequest) else self.request(messages, **params)
+        plan = self._plan(request)
+        if plan.budget is not None:
+            yield from _budget.stream(self, request, plan.budget)
+            return
         resp = self._open(request, stream=True)
-        run = _StreamRun(self, resp, self.dialect.call_options(request, self.options))
+        run = _StreamRun(self, resp, self.dialect.call_options(request, plan.parse), plan.fixes)
         try:
             for raw in resp.iter_bytes():
                 yield from run.on_bytes(raw)
@@ -562,8 +593,13 @@ class ChatClient:
     ) -> AsyncIterator[ChatChunk]:
         """Chunks as the bytes arrive, natively async."""
         request = messages if isinstance(messages, ChatRequest) else self.request(messages, **params)
+        plan = self._plan(request)
+        if plan.budget is not None:
+            async for chunk in _budget.astream(self, request, plan.budget):
+                yield chunk
+            return
         resp = await self._aopen(request, stream=True)
-        run = _StreamRun(self, resp, self.dialect.call_options(request, self.options))
+        run = _StreamRun(self, resp, self.dialect.call_options(request, plan.parse), plan.fixes)
         try:
             async for raw in resp.aiter_bytes():
                 for chunk in run.on_bytes(raw):
@@ -628,13 +664,15 @@ class ChatClient:
 class _StreamRun:
     """The per-stream work shared by `stream` and `astream`: bytes → events → chunks."""
 
-    __slots__ = ("client", "resp", "decoder", "parser", "text", "reasoning", "last_data")
+    __slots__ = ("client", "resp", "decoder", "parser", "fixer", "text", "reasoning", "last_data")
 
-    def __init__(self, client: ChatClient, resp: httpx.Response, options: ParseOptions) -> None:
+    def __init__(self, client: ChatClient, resp: httpx.Response, options: ParseOptions,
+                 fixes: AnswerFixes | None = None) -> None:
         self.client = client
         self.resp = resp
         self.decoder = client.dialect.event_decoder()
         self.parser = client.dialect.stream_parser(options)
+        self.fixer = AnswerFixer(fixes) if fixes else None
         self.text: list[str] = []  # kept only to report partial text if the stream breaks
         self.reasoning: list[str] = []
         self.last_data = time.monotonic()
@@ -644,6 +682,8 @@ class _StreamRun:
         events = self.decoder.feed(raw)
         for event in events:
             out.extend(self.parser.feed(event))
+        if self.fixer is not None and out:
+            out = self.fixer.feed(out)
         stall = self.client.stall_timeout
         if stall is not None:  # keep-alive comments produce no events; they must not count as data
             now = time.monotonic()
@@ -665,6 +705,8 @@ class _StreamRun:
         if not self.parser.complete:
             raise self.interrupted(None)
         out.extend(self.parser.finish())
+        if self.fixer is not None:
+            out = self.fixer.finish(out)
         request_id = _header_request_id(self.resp.headers)
         if request_id:
             out[-1].metadata.setdefault("request_id", request_id)
