@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .behaviours import ServerBehaviour, check_request, continuation_reply, shape
 from .dialects import EMULATED, EmulatedDialect, RenderContext
 from .prompt_servers import prompt_server_routes
 from .rag import rag_routes
@@ -77,6 +78,7 @@ class EmulatorState:
     delay: float = 0.0
     reject_stream_options: bool = False
     tool_deltas: str = "openai"  # or "hermes": vLLM hermes-parser style tool-call deltas
+    behaviour: ServerBehaviour = field(default_factory=ServerBehaviour)  # reasoning/tool quirks (behaviours.py)
     requests: list[RecordedRequest] = field(default_factory=list)
     script: deque[Reply] = field(default_factory=deque)
     faults: deque[Fault] = field(default_factory=deque)
@@ -138,7 +140,7 @@ def _build_app(state: EmulatorState) -> Any:
                 return JSONResponse(
                     dialect.error_body(400, "invalid_request", "Extra inputs are not permitted: stream_options"), 400
                 )
-            problem = dialect.validate(body, request.path_params)
+            problem = dialect.validate(body, request.path_params) or check_request(body, state.behaviour)
             if problem is not None:
                 status = dialect.validation_status
                 return JSONResponse(dialect.error_body(status, problem[0], problem[1]), status_code=status)
@@ -146,10 +148,11 @@ def _build_app(state: EmulatorState) -> Any:
             if missing is not None:
                 return JSONResponse(missing[1], status_code=missing[0])
             body = dialect.chat_view(body)
-            reply = state.script.popleft() if state.script else None
+            reply = state.script.popleft() if state.script else continuation_reply(body)
+            reply = reply or default_reply(body, str(body.get("model") or ""), dialect.thinking_of(body))
             ctx = RenderContext(
                 body=body,
-                reply=reply or default_reply(body, str(body.get("model") or ""), dialect.thinking_of(body)),
+                reply=shape(reply, body, state.behaviour),
                 serial=state.counter,
                 path_params=dict(request.path_params),
                 options={"tool_deltas": state.tool_deltas, "vllm_separator": state.vllm_separator,
@@ -303,6 +306,7 @@ class Emulator:
         self.state.triton_echo = True
         self.state.triton_stream = "delta"
         self.state.requests.clear()
+        self.state.behaviour = ServerBehaviour()
         self.state.script.clear()
         self.state.faults.clear()
         self.state.rag.reset()
