@@ -19,10 +19,11 @@ Streams go through `AnswerFixer.feed` / `finish`; complete answers through
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .toolmarkup import MarkupParser, complete_calls_in
-from .types import ChatChunk, ChatResult, ToolCall, ToolCallDelta
+from .types import ChatChunk, ChatResult, ToolCall, ToolCallDelta, Usage
 
 
 @dataclass(slots=True)
@@ -40,6 +41,7 @@ class AnswerFixes:
 class _Choice:
     markup: MarkupParser = field(default_factory=MarkupParser)
     answer_started: bool = False
+    moved_reasoning: bool = False
     native_calls: bool = False
     recovered: int = 0
     next_index: int = 0
@@ -77,6 +79,7 @@ class AnswerFixer:
             text = chunk.text
             if fixes.reasoning_is_answer and chunk.reasoning:
                 text, chunk.reasoning = chunk.reasoning + text, ""
+                st.moved_reasoning = True
             if fixes.reasoning_is_answer and not st.answer_started and text:
                 text = text.lstrip()
                 st.answer_started = bool(text)
@@ -110,12 +113,14 @@ class AnswerFixer:
         out = self.feed(chunks[:-1])
         for index, st in self.choices.items():
             out += self._flush(index, st)
+        _recount(final.usage, self.choices.values())
         recovered = sum(st.recovered for st in self.choices.values())
         if recovered:
             final.metadata["text_tool_calls"] = recovered
             first = self.choices.get(0)
             if first is not None and first.recovered and final.finish_reason in ("stop", None):
-                final.metadata.setdefault("raw_finish_reason", final.finish_reason)
+                if final.finish_reason:
+                    final.metadata.setdefault("raw_finish_reason", final.finish_reason)
                 final.finish_reason = "tool_calls"
         out.append(final)
         return out
@@ -139,9 +144,16 @@ def fix_result(result: ChatResult, fixes: AnswerFixes) -> ChatResult:
         if st.recovered:
             recovered += st.recovered
             if choice.finish_reason in ("stop", None):
-                if choice.index == 0:
+                if choice.index == 0 and choice.finish_reason:
                     result.metadata.setdefault("raw_finish_reason", choice.finish_reason)
                 choice.finish_reason = "tool_calls"
+    _recount(result.usage, fixer.choices.values())
     if recovered:
         result.metadata["text_tool_calls"] = recovered
     return result
+
+
+def _recount(usage: Usage | None, choices: Iterable[_Choice]) -> None:
+    """The server counted the answer it filed as reasoning as reasoning tokens; the answer has none."""
+    if usage is not None and usage.reasoning_tokens and any(st.moved_reasoning for st in choices):
+        usage.reasoning_tokens = 0
