@@ -51,6 +51,7 @@ def new_call_id() -> str:
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n?(.*?)\n?\s*```\s*$", re.S)
 _NAME = re.compile(r'"name"\s*:\s*"([^"]+)"')
+_ARGS = re.compile(r'"(?:arguments|parameters)"\s*:\s*(.*)\}\s*$', re.S)
 
 
 def _unfence(text: str) -> str:
@@ -71,10 +72,12 @@ def parse_hermes(body: str) -> list[TextToolCall]:
     if isinstance(obj, dict) and isinstance(obj.get("name"), str):
         args = obj["arguments"] if "arguments" in obj else obj.get("parameters")
         return [TextToolCall(new_call_id(), obj["name"], _json_text(args))]
-    match = _NAME.search(body)
-    if match is None and not body:
+    if not body:
         return []
-    return [TextToolCall(new_call_id(), match.group(1) if match else "", body)]  # raw text: an invalid call
+    # not JSON: keep the raw arguments text (or the whole body) so the call is reported as invalid, not lost
+    name = _NAME.search(body)
+    args = _ARGS.search(body)
+    return [TextToolCall(new_call_id(), name.group(1) if name else "", args.group(1).strip() if args else body)]
 
 
 def parse_deepseek_call(body: str) -> list[TextToolCall]:
