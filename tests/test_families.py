@@ -17,7 +17,7 @@ from domestic_llm.dialects import get_dialect
 from domestic_llm.dialects.base import ParseOptions
 from domestic_llm.families import FAMILIES, Family, family_for, register_family, select_reasoning
 from domestic_llm.fixups import AnswerFixes, fix_result
-from domestic_llm.testing import Reply, ScriptedToolCall
+from domestic_llm.testing import Reply
 from domestic_llm.testing.replies import pieces
 from domestic_llm.types import ChatRequest, ChatResult, Choice, Message, ToolCall
 from langchain_domestic_llm import BadRequestError, ChatDomestic, ConfigurationError
@@ -315,11 +315,12 @@ def test_native_thinking_budget(emulator):
 
 
 def test_llamaindex_budget_streamed(emulator):
+    from llama_index.core.base.llms.types import ChatMessage
+
     emulator.script([LONG])
     llm = DomesticLLM(model="deepseek-r1", base_url=emulator.base_url, thinking_budget=64)
     last = None
-    for last in llm.stream_chat([__import__("llama_index.core.base.llms.types", fromlist=["ChatMessage"])
-                                .ChatMessage(role="user", content=Q)]):
+    for last in llm.stream_chat([ChatMessage(role="user", content=Q)]):
         pass
     assert str(last.message.content) == AFTER
     assert last.message.blocks[0].content == "想" * 192
