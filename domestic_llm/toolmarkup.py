@@ -132,15 +132,15 @@ MARKUPS: tuple[Markup, ...] = (
     Markup("kimi", KIMI_CALL_BEGIN, KIMI_CALL_END, parse_kimi_call),
 )
 _LONGEST_BEGIN = max(len(m.begin) for m in MARKUPS)
+_BEGIN_PREFIXES = frozenset(m.begin[:k] for m in MARKUPS for k in range(1, len(m.begin)))
 
 
 def _held_prefix(text: str) -> int:
     """Length of the longest tail of `text` that is a proper prefix of some begin marker."""
     start = text.find("<", max(0, len(text) - _LONGEST_BEGIN + 1))
     while start >= 0:
-        tail = text[start:]
-        if any(m.begin.startswith(tail) for m in MARKUPS):
-            return len(tail)
+        if text[start:] in _BEGIN_PREFIXES:
+            return len(text) - start
         start = text.find("<", start + 1)
     return 0
 

@@ -379,8 +379,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-key", default=None, help="require this key/token (checked per dialect's auth scheme)")
     parser.add_argument("--chunk-bytes", type=int, default=None, help="cut stream writes into pieces of N bytes")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds between stream writes")
+    parser.add_argument("--tool-markup", choices=("hermes", "deepseek", "deepseek-v3.1", "kimi"), default=None,
+                        help="no tool parser: tool calls come as this text markup in content")
+    parser.add_argument("--inline-think", action="store_true", help="no reasoning parser: <think> inline in content")
+    parser.add_argument("--answer-in-reasoning", action="store_true",
+                        help="a reasoning parser that files a non-thinking answer as reasoning_content")
     args = parser.parse_args(argv)
     emu = Emulator(host=args.host, port=args.port, api_key=args.api_key, chunk_bytes=args.chunk_bytes, delay=args.delay)
+    emu.state.behaviour = ServerBehaviour(tool_markup=args.tool_markup, inline_think=args.inline_think,
+                                          answer_in_reasoning=args.answer_in_reasoning)
     print(f"domestic-llm emulator on {emu.url}")
     for d in EMULATED:
         print(f"  {d.name:<14} POST {emu.url}{d.example_path()}")
