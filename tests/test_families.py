@@ -158,6 +158,16 @@ def test_implicit_think_is_split_without_a_manual_setting(emulator, model):
     assert old.content.startswith(reasoning) and old.response_metadata.get("orphan_think_close")
 
 
+@pytest.mark.parametrize("thinking", [True, False])
+def test_deepseek_v31_opens_think_only_when_thinking(emulator, thinking):
+    emulator.state.behaviour.inline_think = True
+    emulator.state.chunk_bytes = 3
+    streamed = aggregate(chat(emulator, "DeepSeek-V3.1", thinking=thinking).stream(Q))
+    assert emulator.requests[-1].json["chat_template_kwargs"] == {"thinking": thinking}
+    assert streamed.content == ANSWER
+    assert bool(streamed.additional_kwargs.get("reasoning_content")) is thinking
+
+
 def test_implicit_think_family_behind_a_reasoning_parser_keeps_its_answer(emulator):
     streamed = aggregate(chat(emulator, "deepseek-r1").stream(Q))  # reasoning_content from the parser
     assert streamed.content == ANSWER and streamed.additional_kwargs["reasoning_content"].startswith("用户问的是")
