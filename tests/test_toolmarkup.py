@@ -81,6 +81,15 @@ def test_invalid_json_and_unterminated_blocks_lose_nothing():
     assert extract_tool_calls("答<tool_call>") == ("答<tool_call>", [])  # nothing to parse: given back as text
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([HERMES, DEEPSEEK_V3, DEEPSEEK_V31, KIMI]), st.lists(st.integers(0, 600), max_size=12))
+def test_markup_streamed_in_random_pieces_equals_whole(text, cuts):
+    full = f"前 <b>{text}\n 后"
+    points = [0, *sorted({c % (len(full) + 1) for c in cuts}), len(full)]
+    shown, calls = _stream([full[a:b] for a, b in zip(points, points[1:])])
+    assert shown == "前 <b>后" and _calls(calls) == EXPECTED
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.text(alphabet="ab <>|｜tool_call", max_size=30), st.lists(st.integers(0, 200), max_size=6))
 def test_plain_text_streamed_equals_whole(text, cuts):
