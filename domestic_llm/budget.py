@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from .errors import BadRequestError
 from .thinking import CLOSE, OPEN
 from .types import ChatChunk, ChatRequest, ChatResult, Message, Usage
 
@@ -81,13 +82,25 @@ def _merge(first: ChatResult, second: ChatResult) -> ChatResult:
     return ChatResult([b], add_usage(first.usage, second.usage), meta)
 
 
+def _explained(exc: BadRequestError) -> BadRequestError:
+    """A 400 on the continuation most likely means the server lacks the extension: say so."""
+    exc.args = (f"{exc.args[0] if exc.args else ''} — thinking_budget: the server refused the continuation "
+                f"request (continue_final_message=true, add_generation_prompt=false; vLLM/SGLang extensions); "
+                f"remove thinking_budget if this server does not support them",) + exc.args[1:]
+    return exc
+
+
 def invoke(client: ChatClient, request: ChatRequest, budget: int) -> ChatResult:
     first = client.invoke(_first(request, budget))
     used = first.usage.output_tokens if first.usage else None
     if not first.choices or not _needs_continuation(request, budget, first.choices[0].finish_reason, used):
         return first
     c = first.choices[0]
-    return _merge(first, client.invoke(_second(request, c.reasoning, c.text, used)))
+    try:
+        second = client.invoke(_second(request, c.reasoning, c.text, used))
+    except BadRequestError as exc:
+        raise _explained(exc) from None
+    return _merge(first, second)
 
 
 async def ainvoke(client: ChatClient, request: ChatRequest, budget: int) -> ChatResult:
@@ -96,7 +109,11 @@ async def ainvoke(client: ChatClient, request: ChatRequest, budget: int) -> Chat
     if not first.choices or not _needs_continuation(request, budget, first.choices[0].finish_reason, used):
         return first
     c = first.choices[0]
-    return _merge(first, await client.ainvoke(_second(request, c.reasoning, c.text, used)))
+    try:
+        second = await client.ainvoke(_second(request, c.reasoning, c.text, used))
+    except BadRequestError as exc:
+        raise _explained(exc) from None
+    return _merge(first, second)
 
 
 class _Run:
@@ -145,8 +162,11 @@ def stream(client: ChatClient, request: ChatRequest, budget: int) -> Iterator[Ch
         assert run.final is not None
         yield run.final
         return
-    for chunk in client.stream(second):
-        yield run.last_chunk(chunk) if chunk.final else chunk
+    try:
+        for chunk in client.stream(second):
+            yield run.last_chunk(chunk) if chunk.final else chunk
+    except BadRequestError as exc:
+        raise _explained(exc) from None
 
 
 async def astream(client: ChatClient, request: ChatRequest, budget: int) -> AsyncIterator[ChatChunk]:
@@ -159,5 +179,8 @@ async def astream(client: ChatClient, request: ChatRequest, budget: int) -> Asyn
         assert run.final is not None
         yield run.final
         return
-    async for chunk in client.astream(second):
-        yield run.last_chunk(chunk) if chunk.final else chunk
+    try:
+        async for chunk in client.astream(second):
+            yield run.last_chunk(chunk) if chunk.final else chunk
+    except BadRequestError as exc:
+        raise _explained(exc) from None

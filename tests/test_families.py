@@ -313,6 +313,16 @@ def test_budget_not_reached_is_one_request_and_callers_max_tokens_is_kept(emulat
     assert msg.usage_metadata["output_tokens"] <= 100
 
 
+@pytest.mark.parametrize("streaming", [False, True])
+def test_a_server_without_continuation_gives_a_clear_error(emulator, streaming):
+    emulator.state.behaviour.continuation = False
+    emulator.script([LONG])
+    llm = chat(emulator, "deepseek-r1", thinking_budget=64)
+    with pytest.raises(BadRequestError, match="thinking_budget: the server refused the continuation") as err:
+        list(llm.stream(Q)) if streaming else llm.invoke(Q)
+    assert err.value.status == 400 and "continue_final_message" in err.value.server_message
+
+
 def test_native_thinking_budget(emulator):
     emulator.script([LONG])
     msg = chat(emulator, "qwen-plus", thinking_budget=64).invoke(Q)

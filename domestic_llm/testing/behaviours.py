@@ -41,6 +41,7 @@ class ServerBehaviour:
     inline_think: bool = False
     answer_in_reasoning: bool = False
     require_reasoning_back: str | None = None  # "reasoning_content" or "reasoning"
+    continuation: bool = True  # False: an older/strict server that rejects continue_final_message
 
 
 def _has(body: dict[str, Any], fields: dict[str, Any]) -> bool:
@@ -87,6 +88,8 @@ def continuing(body: dict[str, Any]) -> bool:
 def check_request(body: dict[str, Any], behaviour: ServerBehaviour) -> tuple[str, str] | None:
     """A 400 `(code, message)` for what vLLM (or a DeepSeek-style server) rejects, else `None`."""
     messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    if "continue_final_message" in body and not behaviour.continuation:
+        return "invalid_request", "Extra inputs are not permitted: continue_final_message"
     if body.get("continue_final_message"):
         if body.get("add_generation_prompt", True):
             return "invalid_request", "Cannot set both `continue_final_message` and `add_generation_prompt` to True."
