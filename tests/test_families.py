@@ -288,6 +288,7 @@ def _check_budget(emulator, msg, budget=64):
 
 @pytest.mark.parametrize("streaming", [False, True])
 def test_client_enforced_thinking_budget(emulator, streaming):
+    emulator.state.behaviour.cut_at_max_tokens = True
     emulator.script([LONG])
     llm = chat(emulator, "deepseek-r1", thinking_budget=64)
     msg = aggregate(list(llm.stream(Q))) if streaming else llm.invoke(Q)
@@ -297,8 +298,10 @@ def test_client_enforced_thinking_budget(emulator, streaming):
 async def test_client_enforced_thinking_budget_async_and_parser_filing_the_answer_as_reasoning(emulator):
     emulator.state.behaviour.answer_in_reasoning = True  # vLLM's parser never sees </think> in the continuation
     llm = chat(emulator, "deepseek-r1", thinking_budget=64)
+    emulator.state.behaviour.cut_at_max_tokens = True
     emulator.script([LONG])
     _check_budget(emulator, await llm.ainvoke(Q))
+    emulator.state.behaviour.cut_at_max_tokens = True
     emulator.script([LONG])
     chunks = [c async for c in llm.astream(Q)]
     _check_budget(emulator, aggregate(chunks))
@@ -307,6 +310,7 @@ async def test_client_enforced_thinking_budget_async_and_parser_filing_the_answe
 def test_budget_not_reached_is_one_request_and_callers_max_tokens_is_kept(emulator):
     msg = chat(emulator, "deepseek-r1", thinking_budget=500).invoke(Q)
     assert len(emulator.requests) == 1 and msg.content == ANSWER and emulator.requests[0].json["max_tokens"] == 500
+    emulator.state.behaviour.cut_at_max_tokens = True
     emulator.script([LONG])
     msg = chat(emulator, "deepseek-r1", thinking_budget=64, max_tokens=100).invoke(Q)
     assert emulator.requests[-1].json["max_tokens"] == 100 - 64  # the caller's limit bounds both requests
@@ -316,6 +320,7 @@ def test_budget_not_reached_is_one_request_and_callers_max_tokens_is_kept(emulat
 @pytest.mark.parametrize("streaming", [False, True])
 def test_a_server_without_continuation_gives_a_clear_error(emulator, streaming):
     emulator.state.behaviour.continuation = False
+    emulator.state.behaviour.cut_at_max_tokens = True
     emulator.script([LONG])
     llm = chat(emulator, "deepseek-r1", thinking_budget=64)
     with pytest.raises(BadRequestError, match="thinking_budget: the server refused the continuation") as err:
@@ -324,6 +329,7 @@ def test_a_server_without_continuation_gives_a_clear_error(emulator, streaming):
 
 
 def test_native_thinking_budget(emulator):
+    emulator.state.behaviour.cut_at_max_tokens = True
     emulator.script([LONG])
     msg = chat(emulator, "qwen-plus", thinking_budget=64).invoke(Q)
     assert len(emulator.requests) == 1
@@ -337,6 +343,7 @@ def test_native_thinking_budget(emulator):
 def test_llamaindex_budget_streamed(emulator):
     from llama_index.core.base.llms.types import ChatMessage
 
+    emulator.state.behaviour.cut_at_max_tokens = True
     emulator.script([LONG])
     llm = DomesticLLM(model="deepseek-r1", base_url=emulator.base_url, thinking_budget=64)
     last = None
@@ -362,8 +369,10 @@ def test_budget_errors_before_any_request(emulator):
 def test_core_client_budget_streams_like_invoke(emulator):
     client = ChatClient(model="deepseek-r1", base_url=emulator.base_url)
     req = lambda: ChatRequest("deepseek-r1", [Message("user", Q)], thinking_budget=64)  # noqa: E731
+    emulator.state.behaviour.cut_at_max_tokens = True
     emulator.script([LONG])
     invoked = client.invoke(req())
+    emulator.state.behaviour.cut_at_max_tokens = True
     emulator.script([LONG])
     chunks = list(client.stream(req()))
     assert "".join(c.text for c in chunks) == invoked.text == AFTER

@@ -6,8 +6,8 @@ what a real deployment gets wrong or demands:
 * the thinking switch is read only from the field the model's family uses
   (`domestic_llm.families`); a switch in another field is ignored, as real servers
   ignore it — so a test sees whether the client put it in the right place;
-* `max_tokens` / `max_completion_tokens` cut the answer (`finish_reason: length`),
-  and a native `thinking_budget` cuts the reasoning, counted in the emulator's
+* `cut_at_max_tokens`: `max_tokens` / `max_completion_tokens` cut the answer
+  (`finish_reason: length`); a native `thinking_budget` always cuts the reasoning, counted in the emulator's
   tokens (one streamed piece = one token);
 * `continue_final_message` / `add_generation_prompt` are checked as vLLM checks
   them, and a continuation after a closed `</think>` is answered without thinking;
@@ -42,6 +42,7 @@ class ServerBehaviour:
     answer_in_reasoning: bool = False
     require_reasoning_back: str | None = None  # "reasoning_content" or "reasoning"
     continuation: bool = True  # False: an older/strict server that rejects continue_final_message
+    cut_at_max_tokens: bool = False  # cut the answer at max_tokens (finish "length"), as real servers do
 
 
 def _has(body: dict[str, Any], fields: dict[str, Any]) -> bool:
@@ -167,4 +168,5 @@ def shape(reply: Reply, body: dict[str, Any], behaviour: ServerBehaviour) -> Rep
         text, reasoning = "", text  # the parser never saw </think>: everything is "reasoning"
     shaped = Reply(text, reasoning, calls, finish)
     limit = body.get("max_tokens") or body.get("max_completion_tokens")
-    return _cut(shaped, limit) if isinstance(limit, int) and limit > 0 else shaped
+    cut = behaviour.cut_at_max_tokens and isinstance(limit, int) and limit > 0
+    return _cut(shaped, limit) if cut else shaped
