@@ -30,6 +30,7 @@ import httpx
 from .dialects.base import Dialect, ParseOptions
 from .error_bodies import error_for, hints, recognise
 from .errors import DomesticLLMError, MalformedResponseError, StreamInterruptedError, StreamTimeoutError, redact_url
+from .fixups import AnswerFixer, AnswerFixes, fix_result
 from .jsonlenient import loads_lenient
 from .sse import SSEEvent
 from .types import ChatChunk, ChatResult, ToolCallDelta
@@ -42,12 +43,15 @@ class StreamAssembler:
 
     __slots__ = ("dialect", "options", "url", "content_type", "request_id", "stall_timeout", "deadline",
                  "decoder", "parser", "text", "reasoning", "head", "saw_data", "delivered", "before_data",
-                 "not_streaming", "last_data", "clocked", "error_hints")
+                 "not_streaming", "last_data", "clocked", "error_hints", "fixes", "fixer")
 
     def __init__(self, dialect: Dialect, options: ParseOptions, *, url: str | None = None,
                  content_type: str = "", request_id: str | None = None,
-                 stall_timeout: float | None = None, deadline: float | None = None) -> None:
+                 stall_timeout: float | None = None, deadline: float | None = None,
+                 fixes: AnswerFixes | None = None) -> None:
         self.dialect = dialect
+        self.fixes = fixes  # model-family fix-ups (answer filed as reasoning, tool-call markup in the text)
+        self.fixer = AnswerFixer(fixes) if fixes else None
         self.options = options
         self.url = url
         self.content_type = content_type
@@ -95,6 +99,8 @@ class StreamAssembler:
                 if event.event == "error" or any(hint in data for hint in self.error_hints):
                     self._raise_if_error(event)
             out.extend(self.parser.feed(event))
+        if self.fixer is not None and out:
+            out = self.fixer.feed(out)
         for chunk in out:
             if chunk.text:
                 self.text.append(chunk.text)
@@ -128,6 +134,8 @@ class StreamAssembler:
         if check and not self.parser.complete:
             raise self._unexpected_body() if not self.saw_data else self.interrupted(None)
         out.extend(self.parser.finish())
+        if self.fixer is not None:
+            out = self.fixer.finish(out)
         final = out[-1]
         if check and not self.delivered and final.finish_reason is None:
             raise self._unexpected_body("the stream ended without any content or finish reason")
@@ -207,6 +215,8 @@ class StreamAssembler:
         except DomesticLLMError as exc:
             exc.url = exc.url or (redact_url(self.url) if self.url else None)
             raise
+        if self.fixes:
+            result = fix_result(result, self.fixes)
         check_not_empty(result, url=self.url, request_id=self.request_id, head=self.head)
         out = chunks_of(result)
         if self.request_id:

@@ -7,19 +7,8 @@ only here (`retry`): connection errors, timeouts and retryable statuses are trie
 again with exponential backoff and jitter, honouring `Retry-After`, but never once
 the first chunk of a stream has reached the caller.
 
-Timeouts, all measured on one clock per call:
-
-* `connect_timeout` bounds each connection attempt;
-* `timeout` bounds a whole non-streamed answer (sending, waiting and reading the
-  body) and each read of a stream (the wait for its next bytes);
-* `stall_timeout` bounds how long a stream may go without a data event, whether it
-  is silent or sends only keep-alive comments;
-* `total_timeout` caps the whole call: every attempt, the backoff between them and
-  the reading of the answer; no attempt or retry starts once it has run out, and
-  each network wait is shortened to what is left of it (a read already under way
-  when it runs out ends within that read's own bound).
-
-Without `total_timeout` the worst case is about `(max_retries + 1) * timeout` plus backoff.
+Timeouts (`timeout`, `connect_timeout`, `stall_timeout`, `total_timeout`) run on one clock per
+call; what each bounds is documented in `retry`.
 """
 
 from __future__ import annotations
@@ -36,10 +25,13 @@ from typing import Any
 import httpx
 
 from .answers import header_request_id, read_body_async, read_body_sync, read_result, redirect_error, status_error
+from . import budget as _budget
 from .assembler import StreamAssembler
+from .callplan import FamilyOptions, plan_request
 from .config import DEFAULTS, as_messages, check_options, env, require_tools, resolve_target, templated
 from .credentials import lift_credentials, redact_httpx_log, secret_value, warn_plain_http, with_query_credential
 from .dialects.base import Dialect, ParseOptions
+from .fixups import fix_result
 from .discovery import (alist_models, aserved_models_hint, list_models, model_missing, served_models_hint,
                         with_served_models)
 from .errors import (APIStatusError, AuthenticationError, BadRequestError, ConfigurationError, ContextOverflowError,
@@ -71,6 +63,7 @@ class ChatClient(Closeable):
 
     #: learned from the server (see structured.retry_as_json_object): send json_object instead of json_schema
     json_schema_refused: bool = False
+    _warned_not_streaming: bool = False  # the once-per-client "does not stream" warning was given
 
     def __init__(
         self,
@@ -92,13 +85,17 @@ class ChatClient(Closeable):
         proxy: str | None = None,
         max_connections: int = DEFAULTS.max_connections,
         think_tags: ThinkMode | None = None,
-        think_starts_open: bool = False,
+        think_starts_open: bool | None = None,
         stream_usage: bool = True,
         strict: bool = False,
         chat_template: Any = None,
         trim_role_leaks: bool = True,
         params: dict[str, Any] | None = None,
         model_kwargs: dict[str, Any] | None = None,
+        model_family: str | None = None,
+        thinking_style: str | None = None,
+        reasoning_field: str | None = None,
+        text_tool_calls: bool = True,
     ) -> None:
         self.model = model or env("MODEL") or ""
         self.params = dict(params or {})  # default sampling params, overridden per call
@@ -115,18 +112,14 @@ class ChatClient(Closeable):
                       total_timeout=total_timeout, max_retries=max_retries, max_connections=max_connections,
                       verify=verify, proxy=proxy, auth_scheme=auth_scheme, think_tags=think_tags)
         self.retry = RetryPolicy(max_retries=max_retries)
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-        self.stall_timeout = stall_timeout
-        self.total_timeout = total_timeout
-        self.options = ParseOptions(
-            think_tags=think_tags or self.dialect.think_tags,
-            think_starts_open=think_starts_open,
-            include_usage=stream_usage,
-            strict=strict,
-            trim_role_leaks=trim_role_leaks,
-        )
-        self._warned_not_streaming = False
+        self.timeout, self.connect_timeout = timeout, connect_timeout
+        self.stall_timeout, self.total_timeout = stall_timeout, total_timeout
+        self.family_options = FamilyOptions(model_family, thinking_style, think_starts_open, think_tags,  # families.py
+                                            reasoning_field, text_tool_calls)
+        self.family_options.check()
+        self.options = ParseOptions(think_tags=think_tags or self.dialect.think_tags,
+                                    think_starts_open=bool(think_starts_open), include_usage=stream_usage,
+                                    strict=strict, trim_role_leaks=trim_role_leaks)
         warn_plain_http(self.url, "api_key" if self._api_key else "token_provider" if token_provider is not None
                         else "header " + lifted.secret_headers[0] if lifted.secret_headers else None)
         redact_httpx_log()
@@ -156,12 +149,8 @@ class ChatClient(Closeable):
     def _complete_request(self, messages: Messages, params: dict[str, Any]) -> ChatRequest:
         """The request as sent: the caller's (never modified) with this client's defaults filled in."""
         request = messages if isinstance(messages, ChatRequest) else self.build_request(messages, **params)
-        request = replace(
-            request,
-            model=request.model or self.model,
-            params={**self.params, **request.params},
-            extra_body={**self.model_kwargs, **request.extra_body},
-        )
+        request = replace(request, model=request.model or self.model, params={**self.params, **request.params},
+                          extra_body={**self.model_kwargs, **request.extra_body})
         if not request.model:
             raise ConfigurationError("model is not set: pass model='...' or set DOMESTIC_LLM_MODEL")
         if not request.messages:
@@ -220,12 +209,8 @@ class ChatClient(Closeable):
             return True
         if retry_as_json_object(call, self.url):
             return True
-        if (
-            isinstance(exc, BadRequestError)
-            and not isinstance(exc, ContextOverflowError)
-            and call.sent_stream_options
-            and not call.no_stream_options
-        ):
+        if isinstance(exc, BadRequestError) and not isinstance(exc, ContextOverflowError) \
+                and call.sent_stream_options and not call.no_stream_options:
             # some strict servers reject stream_options: ask once more without it; remembered
             # for this client only if that works (see _learn), so an unrelated 400 changes nothing
             log.warning("domestic_llm: %s rejected the request; retrying once without stream_options",
@@ -319,23 +304,29 @@ class ChatClient(Closeable):
 
     # ---- the public calls ---------------------------------------------------------------
 
-    def _start(self, messages: Messages, params: dict[str, Any]) -> tuple[ChatRequest, CallState]:
-        """The request as sent and the call's state: its clock and parse options (dialects add per-call ones)."""
+    def _start(self, messages: Messages, params: dict[str, Any]) -> tuple[ChatRequest, CallState, int | None]:
+        """The request as sent, the call's state (clock, parse options, answer fix-ups) and the thinking budget
+        the client must enforce itself, if any: the model-family table decides (see `callplan`)."""
         request = self._complete_request(messages, params)
-        options = self.dialect.call_options(request, self.options)
-        return request, CallState.start(self.retry, self.total_timeout, options)
+        plan = plan_request(request, self.dialect, self.family_options, self.options)
+        options = self.dialect.call_options(request, plan.parse)
+        return request, CallState.start(self.retry, self.total_timeout, options, plan.fixes), plan.budget
 
     def invoke(self, messages: Messages, **params: Any) -> ChatResult:
         """One complete answer."""
-        request, call = self._start(messages, params)
+        request, call, budget = self._start(messages, params)
+        if budget is not None:
+            return _budget.invoke(self, request, budget)
         _, result = self._send_sync(request, False, call)
-        return result
+        return fix_result(result, call.fixes) if call.fixes else result
 
     async def ainvoke(self, messages: Messages, **params: Any) -> ChatResult:
         """One complete answer, natively async."""
-        request, call = self._start(messages, params)
+        request, call, budget = self._start(messages, params)
+        if budget is not None:
+            return await _budget.ainvoke(self, request, budget)
         _, result = await self._send_async(request, False, call)
-        return result
+        return fix_result(result, call.fixes) if call.fixes else result
 
     def list_models(self) -> list[str]:
         """Ids of the models the server serves (`/v1/models`; TGI `/info`; Triton's repository index)."""
@@ -347,7 +338,10 @@ class ChatClient(Closeable):
 
     def stream(self, messages: Messages, **params: Any) -> Iterator[ChatChunk]:
         """Chunks as the bytes arrive; the last chunk has `final=True` with usage and metadata."""
-        request, call = self._start(messages, params)
+        request, call, budget = self._start(messages, params)
+        if budget is not None:
+            yield from _budget.stream(self, request, budget)
+            return
         resp, _ = self._send_sync(request, True, call)
         assembler = self._assembler(resp, call)
         with closing(resp):
@@ -360,7 +354,11 @@ class ChatClient(Closeable):
 
     async def astream(self, messages: Messages, **params: Any) -> AsyncIterator[ChatChunk]:
         """Chunks as the bytes arrive, natively async."""
-        request, call = self._start(messages, params)
+        request, call, budget = self._start(messages, params)
+        if budget is not None:
+            async for chunk in _budget.astream(self, request, budget):
+                yield chunk
+            return
         resp, _ = await self._send_async(request, True, call)
         assembler = self._assembler(resp, call)
         try:
@@ -378,7 +376,7 @@ class ChatClient(Closeable):
         return StreamAssembler(self.dialect, call.options or self.options, url=self.url,
                                content_type=resp.headers.get("content-type", ""),
                                request_id=header_request_id(resp.headers),
-                               stall_timeout=self.stall_timeout, deadline=call.deadline)
+                               stall_timeout=self.stall_timeout, deadline=call.deadline, fixes=call.fixes)
 
     def _ended(self, assembler: StreamAssembler) -> list[ChatChunk]:
         chunks = assembler.end()

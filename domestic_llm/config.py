@@ -42,13 +42,14 @@ DEFAULTS = Defaults()
 #: sampling parameters an adapter exposes as fields; anything else in call kwargs goes to the body
 SAMPLING_PARAMS = ("temperature", "top_p", "max_tokens", "stop", "n", "seed", "presence_penalty", "frequency_penalty",
                    "logprobs", "top_logprobs", "top_k", "penalty_score")
-_REQUEST_FIELDS = ("tools", "tool_choice", "response_format", "thinking", "model")
+_REQUEST_FIELDS = ("tools", "tool_choice", "response_format", "thinking", "model", "thinking_budget", "send_reasoning")
 
 #: ChatClient keyword arguments that adapters expose under the same names (api_key aside)
 CLIENT_OPTIONS = (
     "model", "endpoint", "base_url", "dialect", "auth_scheme", "token_provider", "timeout", "connect_timeout",
     "stall_timeout", "total_timeout", "max_retries", "default_headers", "verify", "proxy", "max_connections",
     "think_tags", "think_starts_open", "stream_usage", "strict", "chat_template", "trim_role_leaks",
+    "model_family", "thinking_style", "reasoning_field", "text_tool_calls",
 )
 
 
@@ -168,7 +169,8 @@ def make_request(
     call_kwargs: dict[str, Any],
     *,
     thinking: bool | None = None,
-    send_reasoning: bool = False,
+    send_reasoning: bool | str | None = None,
+    thinking_budget: int | None = None,
 ) -> ChatRequest:
     """A `ChatRequest` from an adapter's defaults and one call's keyword arguments.
 
@@ -179,7 +181,8 @@ def make_request(
     """
     params = {k: v for k, v in params.items() if v is not None}
     extra = dict(extra_body)
-    request = ChatRequest(model=model, messages=messages, thinking=thinking, send_reasoning=send_reasoning)
+    request = ChatRequest(model=model, messages=messages, thinking=thinking, send_reasoning=send_reasoning,
+                          thinking_budget=thinking_budget)
     for key, value in call_kwargs.items():
         if key in SAMPLING_PARAMS:
             params[key] = value

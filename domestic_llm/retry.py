@@ -5,6 +5,20 @@ tried again with exponential backoff and jitter, honouring `Retry-After`, as
 long as `max_retries` and the call's deadline (`total_timeout`) allow.
 `ChatClient` drives `CallState.attempts()` from a thin sync and a thin async
 loop, so the decisions are written once.
+
+Timeouts, all measured on one clock per call:
+
+* `connect_timeout` bounds each connection attempt;
+* `timeout` bounds a whole non-streamed answer (sending, waiting and reading the
+  body) and each read of a stream (the wait for its next bytes);
+* `stall_timeout` bounds how long a stream may go without a data event, whether it
+  is silent or sends only keep-alive comments;
+* `total_timeout` caps the whole call: every attempt, the backoff between them and
+  the reading of the answer; no attempt or retry starts once it has run out, and
+  each network wait is shortened to what is left of it (a read already under way
+  when it runs out ends within that read's own bound).
+
+Without `total_timeout` the worst case is about `(max_retries + 1) * timeout` plus backoff.
 """
 
 from __future__ import annotations
@@ -79,10 +93,13 @@ class CallState:
     json_object: bool = False  # json_schema refused: this call now asks for json_object (see structured)
     error: DomesticLLMError | None = None  # the last attempt's error, set by the driving loop
     options: Any = None  # the call's parse options (a dialect adds per-call stops, markers, prompt)
+    fixes: Any = None  # the call's answer fix-ups (`fixups.AnswerFixes`, from the model-family plan)
 
     @classmethod
-    def start(cls, policy: RetryPolicy, total_timeout: float | None, options: Any = None) -> CallState:
-        return cls(policy, None if total_timeout is None else time.monotonic() + total_timeout, options=options)
+    def start(cls, policy: RetryPolicy, total_timeout: float | None, options: Any = None,
+              fixes: Any = None) -> CallState:
+        return cls(policy, None if total_timeout is None else time.monotonic() + total_timeout, options=options,
+                   fixes=fixes)
 
     def read_deadline(self, timeout: float | None) -> float | None:
         """When an attempt's whole answer must have arrived: `timeout` from now, within the call's deadline."""

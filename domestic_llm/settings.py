@@ -82,13 +82,23 @@ class EndpointSettings(BaseModel, Closeable):
     """Allow construction without a model because every call names one (`invoke(..., model=...)`)."""
 
     thinking: bool | None = None
-    """Switch the model's thinking on/off where the dialect has a switch; `None` sends nothing."""
+    """Switch the model's thinking on/off, in the request field its family (or the endpoint) uses; `None` sends nothing."""
+    thinking_budget: int | None = None
+    """Bound thinking to about this many tokens: natively where the server can, else enforced by the client."""
+    thinking_style: str | None = None
+    """Which request field carries the thinking switch (`domestic_llm.families.THINKING_STYLES`); default: the family's."""
+    model_family: str | None = None
+    """Treat the model as this family of `domestic_llm.families.FAMILIES` (for renamed deployments); default: by name."""
     think_tags: ThinkMode | None = None
-    """Inline `<think>` handling: split into reasoning, drop, or keep in content (default: the dialect's)."""
-    think_starts_open: bool = False
-    """The server's chat template already opened `<think>`: text is reasoning until `</think>`."""
-    send_reasoning: bool = False
-    """Send earlier reasoning back in the history (servers that need it for multi-turn tool use)."""
+    """Inline `<think>` handling: split into reasoning, drop, or keep in content (default: dialect's, then family's)."""
+    think_starts_open: bool | None = None
+    """The server's chat template already opened `<think>`: text is reasoning until `</think>` (default: family's)."""
+    send_reasoning: bool | Literal["tool_turns", "all", "never"] | None = None
+    """Which earlier reasoning goes back to the server: `tool_turns`, `all`, `never` (default: the family's)."""
+    reasoning_field: Literal["reasoning_content", "reasoning"] | None = None
+    """The field reasoning is sent back in (default: the family's, else `reasoning_content`)."""
+    text_tool_calls: bool = True
+    """With tools bound, turn tool-call markup in the answer text into tool calls (servers without a tool parser)."""
 
     timeout: float | None = DEFAULTS.timeout
     """Seconds allowed for a whole non-streamed answer, and for each read of a stream."""
@@ -216,7 +226,8 @@ class EndpointSettings(BaseModel, Closeable):
     def chat_request(self, messages: list[Message], call_kwargs: dict[str, Any]) -> ChatRequest:
         """A `ChatRequest` from these defaults and one call's keyword arguments (see `make_request`)."""
         return make_request(self.model, messages, self.sampling(), self.model_kwargs, call_kwargs,
-                            thinking=self.thinking, send_reasoning=self.send_reasoning)
+                            thinking=self.thinking, send_reasoning=self.send_reasoning,
+                            thinking_budget=self.thinking_budget)
 
 
 def _secure_arguments(values: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ Modes: `split` moves reasoning to the reasoning channel, `drop` discards it,
 
 A missing opening tag is the case where the server's chat template already
 opened `<think>` in the prompt. With `starts_open=True` text is reasoning from the
-first byte. Without it, a non-streamed answer containing an orphan `</think>` is
+first byte (an explicit `<think>` there is still accepted: templates differ). Without it, a non-streamed answer containing an orphan `</think>` is
 still split correctly (`split_think_text`), but a stream cannot take back text it
 already delivered as answer: the orphan tag is removed, the rest continues as
 answer, and `orphan_close` is set so the caller can warn.
@@ -42,8 +42,9 @@ class ThinkSplitter:
 
     def __init__(self, mode: ThinkMode = "split", starts_open: bool = False) -> None:
         self.drop = mode == "drop"
-        # start: undecided; reasoning / answer; *_lead: skipping whitespace after a tag
-        self.state = "reasoning_lead" if starts_open else "start"
+        # start: undecided; open_start: undecided but reasoning unless an explicit <think> comes
+        # (templates differ on whether they open it); reasoning / answer; *_lead: skipping whitespace after a tag
+        self.state = "open_start" if starts_open else "start"
         self.pending = ""
         self.saw_open = starts_open
         self.orphan_close = False
@@ -57,14 +58,16 @@ class ThinkSplitter:
         answer: list[str] = []
         while buf:
             state = self.state
-            if state == "start":
+            if state == "start" or state == "open_start":
                 stripped = buf.lstrip()
                 if stripped.startswith(OPEN):
                     self.state, self.saw_open = "reasoning_lead", True
                     buf = stripped[len(OPEN):]
                 elif OPEN.startswith(stripped):  # only whitespace or a tag prefix so far
-                    self.pending = buf
-                    buf = ""
+                    self.pending, buf = buf, ""
+                elif state == "open_start":
+                    self.state = "reasoning"
+                    buf = stripped
                 else:
                     self.state = "answer"
             elif state == "reasoning_lead" or state == "answer_lead":
@@ -112,7 +115,9 @@ class ThinkSplitter:
         pending, self.pending = self.pending, ""
         if not pending:
             return "", ""
-        if self.state in ("reasoning", "reasoning_lead"):
+        if self.state in ("start", "open_start") and pending.strip() == "":
+            return "", ""
+        if self.state in ("reasoning", "reasoning_lead", "open_start"):
             return ("" if self.drop else pending.rstrip()), ""
         if self.state == "start" and pending.strip() == "":
             return "", ""

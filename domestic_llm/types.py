@@ -46,7 +46,7 @@ class Message:
     `content` is text, or a list of OpenAI-style content parts
     (`{"type": "text", ...}`, `{"type": "image_url", ...}`) for multimodal turns.
     `reasoning` is earlier reasoning text of an assistant turn, sent back only
-    when the request asks for it (`ChatRequest.send_reasoning`).
+    by the rule `ChatRequest.send_reasoning` resolves to (see `families.select_reasoning`).
     """
 
     role: Role
@@ -68,6 +68,12 @@ class ChatRequest:
     OpenAI function-tool dicts. `extra_body` is merged into the JSON body last.
     `prompt`, when set, is a completion prompt: prompt-style dialects send it as
     written (no chat template); chat dialects send `messages`.
+
+    `thinking` switches thinking on/off in the field the model family or endpoint
+    understands, `thinking_budget` bounds it (tokens); `send_reasoning` is
+    `"tool_turns"`, `"all"`, `"never"`, `True` (all), `False` (never) or `None` (the
+    family's default), resolved to a plain bool before the dialect sees the request;
+    `reasoning_field` names the field that carries it back.
     """
 
     model: str
@@ -77,9 +83,11 @@ class ChatRequest:
     tool_choice: str | dict[str, Any] | None = None
     response_format: dict[str, Any] | None = None
     thinking: bool | None = None
-    send_reasoning: bool = False
+    send_reasoning: bool | str | None = None
     extra_body: dict[str, Any] = field(default_factory=dict)
     prompt: str | None = None
+    thinking_budget: int | None = None
+    reasoning_field: str = "reasoning_content"
 
 
 @dataclass(slots=True)

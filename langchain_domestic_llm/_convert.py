@@ -81,6 +81,14 @@ def _text(content: str | list[Any]) -> str:
     return c if isinstance(c, str) else "".join(p.get("text", "") for p in c if p.get("type") == "text")
 
 
+def _reasoning_of_blocks(content: str | list[Any]) -> str | None:
+    if isinstance(content, str):
+        return None
+    texts = [b.get("reasoning") if b.get("type") == "reasoning" else b.get("thinking")
+             for b in content if isinstance(b, dict) and b.get("type") in ("reasoning", "thinking")]
+    return "".join(t for t in texts if isinstance(t, str)) or None
+
+
 def to_neutral(messages: Sequence[BaseMessage]) -> list[Message]:
     """LangChain messages → neutral `Message`s."""
     out: list[Message] = []
@@ -99,6 +107,8 @@ def to_neutral(messages: Sequence[BaseMessage]) -> list[Message]:
                 for i, tc in enumerate(m.invalid_tool_calls)
             ]
             reasoning = m.additional_kwargs.get("reasoning_content")
+            if not isinstance(reasoning, str) or not reasoning:
+                reasoning = _reasoning_of_blocks(m.content)  # LangChain's standard `reasoning` content blocks
             out.append(
                 Message("assistant", _text(m.content), name=m.name, tool_calls=calls,
                         reasoning=reasoning if isinstance(reasoning, str) else None)

@@ -43,7 +43,6 @@ def test_request_body_and_headers():
                 "stop": "<|im_end|>", "seed": 7, "presence_penalty": 0.1, "frequency_penalty": 0.2,
                 "top_k": 5, "top_logprobs": None},
         extra_body={"repetition_penalty": 1.05},
-        thinking=False,
     )
     http = OPENAI.build_request(req, url="http://h/v1/chat/completions", stream=True,
                                 headers=OPENAI.auth_headers("sk-1"), options=OPTS)
@@ -56,7 +55,7 @@ def test_request_body_and_headers():
         assert body[key] == value, key
     assert body["top_k"] == 5 and "top_logprobs" not in body  # vLLM takes top_k; None is never sent
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
-    assert body["chat_template_kwargs"] == {"enable_thinking": False}
+    assert "chat_template_kwargs" not in body  # the thinking switch is the family table's: tests/test_families.py
 
 
 def test_unsupported_param_is_an_error_naming_it():

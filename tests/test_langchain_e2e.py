@@ -105,7 +105,7 @@ def test_batch_and_abatch_of_20_concurrent_calls(emulator):
 
 def test_sampling_params_model_kwargs_and_per_call_overrides_reach_the_server(emulator):
     model = llm(emulator, temperature=0.2, max_tokens=64, stop=["</s>"], seed=3, model_kwargs={"repetition_penalty": 1.1},
-                thinking=False)
+                thinking=False, thinking_style="chat_template_kwargs.enable_thinking")
     model.invoke([SystemMessage("s"), HumanMessage("h")], temperature=0.7, model="other")
     body = emulator.requests[-1].json
     assert body["temperature"] == 0.7 and body["max_tokens"] == 64 and body["stop"] == ["</s>"]

@@ -92,6 +92,11 @@ class Dialect:
     content_part_types: ClassVar[frozenset[str]] = frozenset({"text"})
     #: error bodies this API sends with a 2xx status, tried before the common ones (`error_bodies.ERROR_SHAPES`)
     error_shapes: ClassVar[tuple[ErrorShape, ...]] = ()
+    #: the thinking switch the endpoint itself imposes (a `families.THINKING_STYLES` name; "none": it has
+    #: none); `None`: the server applies the model's chat template, so the model family decides
+    thinking_style: ClassVar[str | None] = None
+    #: understands vLLM/SGLang's `continue_final_message` (needed to enforce a thinking budget client-side)
+    continues_final_message: ClassVar[bool] = False
 
     def chat_url(self, base_url: str) -> str:
         """The chat route under a base URL (`http://host:1025/v1` → `.../v1/chat/completions`)."""

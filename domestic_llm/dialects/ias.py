@@ -23,7 +23,7 @@ class IASDialect(ChatCompletionsDialect):
     chat_path = "/lmp-cloud-ias-server/api/llm/chat/completions"
     path_pattern = re.compile(r"/lmp-cloud-ias-server/api/llm/chat/completions/?$")
     auth_scheme = "raw"
-    thinking_style = None
+    thinking_style = "none"
 
     def response_metadata(self, obj: dict[str, Any], meta: dict[str, Any]) -> None:
         super().response_metadata(obj, meta)

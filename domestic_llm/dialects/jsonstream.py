@@ -44,6 +44,7 @@ class JSONStreamParser(StreamParser):
         self.finish_reasons: dict[int, str] = {}
         self.raw_finish: dict[int, str] = {}
         self.splitters: dict[int, ThinkSplitter] = {}
+        self.field_reasoning: set[int] = set()  # choices whose reasoning came in reasoning_content/reasoning
         self.guards: dict[int, TextGuard] = {}
         self.complete = False
         self.skipped = 0
@@ -108,14 +109,21 @@ class JSONStreamParser(StreamParser):
         """Route `text` through choice `index`'s guard and <think> splitter (when they are on)."""
         if self.guarded and text:
             text = self.guard(index).feed(text)
+        if reasoning and self.options.think_starts_open:
+            self.field_reasoning.add(index)
         if self.split and text:
-            sp = self.splitters.get(index)
-            if sp is None:
-                sp = self.splitters[index] = ThinkSplitter(self.options.think_tags, self.options.think_starts_open)
-            r, text = sp.feed(text)
+            r, text = self.splitter(index).feed(text)
             if r:
                 reasoning += r
         return text, reasoning
+
+    def splitter(self, index: int) -> ThinkSplitter:
+        sp = self.splitters.get(index)
+        if sp is None:
+            # a server that filed reasoning in its own field sent the answer as content: no implicit <think>
+            starts_open = self.options.think_starts_open and index not in self.field_reasoning
+            sp = self.splitters[index] = ThinkSplitter(self.options.think_tags, starts_open)
+        return sp
 
     def stopped(self, index: int) -> bool:
         """Whether choice `index` already met a stop sequence (its further text is discarded)."""
@@ -170,9 +178,6 @@ class JSONStreamParser(StreamParser):
 
     def text_delta_unguarded(self, index: int, text: str) -> tuple[str, str]:
         if self.split:
-            sp = self.splitters.get(index)
-            if sp is None:
-                sp = self.splitters[index] = ThinkSplitter(self.options.think_tags, self.options.think_starts_open)
-            r, t = sp.feed(text)
+            r, t = self.splitter(index).feed(text)
             return t, r
         return text, ""

@@ -106,7 +106,7 @@ class LMV2Dialect(ChatCompletionsDialect):
     chat_path = "/lm/v2/chat/completions"
     path_pattern = re.compile(r"/lm/v2/chat/completions/?$")
     think_tags = "split"
-    thinking_style = None
+    thinking_style = "none"
     max_tokens_field = "max_completion_tokens"
     unsupported_params = frozenset({"n", "logprobs", "top_logprobs", "seed"})
     finish_aliases = {"normal": "stop"}
@@ -125,14 +125,15 @@ class LMV2Dialect(ChatCompletionsDialect):
                     f"{name}={value!r} is outside the range lm_v2 accepts: {bracket}{low}, {high}]"
                 )
 
-    def message_to_wire(self, m: Message, send_reasoning: bool) -> dict[str, Any]:
-        d = super().message_to_wire(m, send_reasoning)
+    def message_to_wire(self, m: Message, send_reasoning: bool, reasoning_field: str = "reasoning_content") -> dict[str, Any]:
+        d = super().message_to_wire(m, send_reasoning, reasoning_field)
         if m.role == "function":  # type: ignore[comparison-overlap]
             d.pop("tool_call_id", None)
         return d
 
     def messages_to_wire(self, request: ChatRequest) -> list[dict[str, Any]]:
-        return [self.message_to_wire(m, request.send_reasoning) for m in fold_messages(request.messages)]
+        return [self.message_to_wire(m, bool(request.send_reasoning), request.reasoning_field)
+                for m in fold_messages(request.messages)]
 
     def build_request(self, request: ChatRequest, **kw: Any) -> Any:
         if request.params.get("temperature") == 0:

@@ -151,8 +151,6 @@ class ChatCompletionsDialect(Dialect):
     path_pattern: ClassVar[re.Pattern[str] | None] = re.compile(r"/chat/completions/?$")
     #: key of the incremental message in a stream choice
     delta_key: ClassVar[str] = "delta"
-    #: how the `thinking` switch is sent: vLLM's chat-template kwarg, a top-level flag, or not at all
-    thinking_style: ClassVar[str | None] = "chat_template_kwargs"
     #: name of the max-output-tokens field
     max_tokens_field: ClassVar[str] = "max_tokens"
     #: params this API does not know: setting one is an error, not a silent drop
@@ -173,7 +171,7 @@ class ChatCompletionsDialect(Dialect):
                     + (" (vLLM calls it repetition_penalty: pass it in model_kwargs)" if key == "penalty_score" else "")
                 )
 
-    def message_to_wire(self, m: Message, send_reasoning: bool) -> dict[str, Any]:
+    def message_to_wire(self, m: Message, send_reasoning: bool, reasoning_field: str = "reasoning_content") -> dict[str, Any]:
         d: dict[str, Any] = {"role": m.role, "content": m.content}
         if m.name and m.role != "tool":  # OpenAI tool turns have no `name`; strict servers reject it
             d["name"] = m.name
@@ -185,11 +183,11 @@ class ChatCompletionsDialect(Dialect):
         if m.tool_call_id is not None:
             d["tool_call_id"] = m.tool_call_id
         if send_reasoning and m.reasoning:
-            d["reasoning_content"] = m.reasoning
+            d[reasoning_field] = m.reasoning
         return d
 
     def messages_to_wire(self, request: ChatRequest) -> list[dict[str, Any]]:
-        return [self.message_to_wire(m, request.send_reasoning) for m in request.messages]
+        return [self.message_to_wire(m, bool(request.send_reasoning), request.reasoning_field) for m in request.messages]
 
     def tool_choice_to_wire(self, choice: str | dict[str, Any], tools: list[dict[str, Any]] | None = None) -> Any:
         if isinstance(choice, dict):
@@ -222,10 +220,6 @@ class ChatCompletionsDialect(Dialect):
                 body["tool_choice"] = self.tool_choice_to_wire(request.tool_choice, request.tools)
         if request.response_format is not None:
             body["response_format"] = request.response_format
-        if request.thinking is not None and self.thinking_style == "chat_template_kwargs":
-            body["chat_template_kwargs"] = {"enable_thinking": request.thinking}
-        elif request.thinking is not None and self.thinking_style == "enable_thinking":
-            body["enable_thinking"] = request.thinking
         if stream:
             body["stream"] = True
             if options.include_usage and self.accepts_stream_options:
@@ -296,7 +290,7 @@ class ChatCompletionsDialect(Dialect):
             if text and (options.stop or options.markers or options.trim_role_leaks):
                 text = guard_text(text, options.stop, options.markers, options.trim_role_leaks)
             if options.think_tags != "keep" and text:
-                r, text = split_think_text(text, options.think_tags, options.think_starts_open)
+                r, text = split_think_text(text, options.think_tags, options.think_starts_open and not reasoning)
                 reasoning = reasoning + r if reasoning else r
             calls = []
             for i, tc in enumerate(_list(msg.get("tool_calls"))):
@@ -384,3 +378,4 @@ class OpenAIDialect(ChatCompletionsDialect):
     path_rank = 10  # every gateway path also ends in /chat/completions
     # files and audio as OpenAI sends them; audio_url / video_url are vLLM's multimodal extensions
     content_part_types = frozenset({"text", "image_url", "file", "input_audio", "audio_url", "video_url"})
+    continues_final_message = True

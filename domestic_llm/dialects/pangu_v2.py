@@ -21,7 +21,7 @@ class PanguV2Dialect(ChatCompletionsDialect):
     name = "pangu_v2"
     chat_path = "/api/v2/chat/completions"
     path_pattern = re.compile(r"/api/v2/chat/completions/?$")
-    thinking_style = None
+    thinking_style = "none"
 
     def choice_extras(self, choice: dict[str, Any], message: dict[str, Any], meta: dict[str, Any]) -> None:
         super().choice_extras(choice, message, meta)

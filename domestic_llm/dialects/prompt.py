@@ -47,6 +47,8 @@ class PromptDialect(Dialect):
     supports_tools = False
     accepts_stream_options = False
     think_tags = "split"  # DeepSeek-R1-style models write <think> inline on these servers
+    # the client renders the chat template, so no body field can switch thinking (see families.py)
+    thinking_style = "none"
     #: neutral sampling param name → this server's name (params not listed are refused, not dropped)
     param_names: ClassVar[dict[str, str]] = {}
     #: how many stop sequences the server accepts (TGI's default limit is 4)

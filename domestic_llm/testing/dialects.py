@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .behaviours import thinking_requested
 from .context import CREATED, RenderContext, dumps
 from .replies import Reply, logprobs_json, pieces
 
@@ -65,10 +66,7 @@ class EmulatedDialect:
         return True
 
     def thinking_of(self, body: dict[str, Any]) -> bool | None:
-        kwargs = body.get("chat_template_kwargs")
-        if isinstance(kwargs, dict) and "enable_thinking" in kwargs:
-            return bool(kwargs["enable_thinking"])
-        return None
+        return thinking_requested(body)  # only the field the model's family reads
 
     def error_body(self, status: int, code: str, message: str) -> dict[str, Any]:
         return {"error": {"message": message, "type": "invalid_request_error" if status < 500 else "server_error",

@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .behaviours import ServerBehaviour, check_request, continuation_reply, shape
 from .dialects import EMULATED, EmulatedDialect, RenderContext
 from .faults import Fault, fault_answer, hang, send_events, trickle
 from .prompt_servers import prompt_server_routes
@@ -56,11 +57,10 @@ class EmulatorState:
     delay: float = 0.0
     reject_stream_options: bool = False
     tool_deltas: str = "openai"  # or "hermes": vLLM hermes-parser style tool-call deltas; "repeat": llama.cpp
-    # llama.cpp-server behaviours (see domestic_llm.testing.llamacpp): json_schema refused with a 500,
-    # tools honoured only under a named tool_choice, no stream usage even when asked
-    reject_json_schema: bool = False
+    reject_json_schema: bool = False  # llama.cpp (testing.llamacpp): json_schema → 500, tools only if named, …
     named_tool_choice_only: bool = False
     ignore_stream_options: bool = False
+    behaviour: ServerBehaviour = field(default_factory=ServerBehaviour)  # reasoning/tool quirks (behaviours.py)
     requests: list[RecordedRequest] = field(default_factory=list)
     script: deque[Reply] = field(default_factory=deque)
     faults: deque[Fault] = field(default_factory=deque)
@@ -112,10 +112,11 @@ def _chat_endpoint(state: EmulatorState, route_dialect: EmulatedDialect) -> Any:
         if refusal is not None:
             return refusal
         body = dialect.chat_view(body)
-        reply = state.script.popleft() if state.script else None
+        reply = state.script.popleft() if state.script else continuation_reply(body)
+        reply = reply or default_reply(body, str(body.get("model") or ""), dialect.thinking_of(body))
         ctx = RenderContext(
             body=body,
-            reply=reply or default_reply(body, str(body.get("model") or ""), dialect.thinking_of(body)),
+            reply=shape(reply, body, state.behaviour),
             serial=state.counter,
             path_params=dict(request.path_params),
             options={"tool_deltas": state.tool_deltas, "vllm_separator": state.vllm_separator,
@@ -165,7 +166,7 @@ def _refusal(state: EmulatorState, dialect: EmulatedDialect, request: Any, body:
         # llama.cpp's words and status for a request-validation error
         return JSONResponse(dialect.error_body(
             500, "server_error", "response_format.type: Input should be 'text' or 'json_object'"), 500)
-    problem = dialect.validate(body, request.path_params)
+    problem = dialect.validate(body, request.path_params) or check_request(body, state.behaviour)
     if problem is not None:
         status = dialect.validation_status
         return JSONResponse(dialect.error_body(status, problem[0], problem[1]), status_code=status)
@@ -378,8 +379,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-key", default=None, help="require this key/token (checked per dialect's auth scheme)")
     parser.add_argument("--chunk-bytes", type=int, default=None, help="cut stream writes into pieces of N bytes")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds between stream writes")
+    parser.add_argument("--tool-markup", choices=("hermes", "deepseek", "deepseek-v3.1", "kimi"), default=None,
+                        help="no tool parser: tool calls come as this text markup in content")
+    parser.add_argument("--inline-think", action="store_true", help="no reasoning parser: <think> inline in content")
+    parser.add_argument("--answer-in-reasoning", action="store_true",
+                        help="a reasoning parser that files a non-thinking answer as reasoning_content")
     args = parser.parse_args(argv)
     emu = Emulator(host=args.host, port=args.port, api_key=args.api_key, chunk_bytes=args.chunk_bytes, delay=args.delay)
+    emu.state.behaviour = ServerBehaviour(tool_markup=args.tool_markup, inline_think=args.inline_think,
+                                          answer_in_reasoning=args.answer_in_reasoning)
     print(f"domestic-llm emulator on {emu.url}")
     for d in EMULATED:
         print(f"  {d.name:<14} POST {emu.url}{d.example_path()}")
