@@ -142,6 +142,8 @@ class Server:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 def drain(port: int, n: int, times: int) -> float:
@@ -405,7 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     server = Server()
     loop = asyncio.new_event_loop()
     try:
-        layers = [cls(server.base_url) for cls in classes]
+        layers: list[L.Layer] = []
+        layers += [cls(server.base_url) for cls in classes]
         say("checking every layer's answers ...")
         for layer in layers:  # warm-up, and a first correctness check of stream and invoke
             stream_once(layer, 50, loop)
@@ -436,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
         results["concurrency"] = {"streams": streams, "n": cchunks,
                                   "layers": concurrency(async_names, server.port, streams, cchunks)}
     finally:
+        for layer in layers:
+            layer.close(loop)
         loop.close()
         server.stop()
     results["machine"]["load_end"] = os.getloadavg()

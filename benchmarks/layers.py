@@ -62,6 +62,15 @@ class Layer:
             if self.is_async:
                 loop.run_until_complete(call)
 
+    def close(self, loop: Any) -> None:
+        """Release every client's connections (an async client's on the loop it ran on)."""
+        for c in self._clients.values():
+            if self.is_async and hasattr(c, "aclose"):
+                loop.run_until_complete(c.aclose())
+            elif hasattr(c, "close"):
+                c.close()
+        self._clients.clear()
+
     def stream(self, n: int) -> Any:  # Iterator[str] or AsyncIterator[str]
         raise NotImplementedError
 

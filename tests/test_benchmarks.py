@@ -47,13 +47,16 @@ def test_server_frames_like_vllm() -> None:
 def test_layer_returns_the_exact_answer(cls: type[L.Layer], server: bench.Server,
                                         loop: asyncio.AbstractEventLoop) -> None:
     layer = cls(server.base_url)
-    run = bench.stream_once(layer, 37, loop)
-    assert (run.text, run.chunks) == (answer_text(37), 37)
-    assert 0 < run.first <= run.seconds
-    if layer.invokes:
-        call = layer.invoke(11)
-        text = loop.run_until_complete(call) if layer.is_async else call
-        assert text == answer_text(11)
+    try:
+        run = bench.stream_once(layer, 37, loop)
+        assert (run.text, run.chunks) == (answer_text(37), 37)
+        assert 0 < run.first <= run.seconds
+        if layer.invokes:
+            call = layer.invoke(11)
+            text = loop.run_until_complete(call) if layer.is_async else call
+            assert text == answer_text(11)
+    finally:
+        layer.close(loop)
 
 
 class _DropsOne(L.Core):
@@ -81,15 +84,33 @@ class _MergesTwo(L.Core):
 @pytest.mark.parametrize("cls, why", [(_DropsOne, "differs"), (_MergesTwo, "text chunks")])
 def test_wrong_answers_abort_the_benchmark(cls: type[L.Layer], why: str, server: bench.Server,
                                            loop: asyncio.AbstractEventLoop) -> None:
+    layer = cls(server.base_url)
     with pytest.raises(bench.WrongAnswer, match=why):
-        bench.stream_once(cls(server.base_url), 20, loop)
+        bench.stream_once(layer, 20, loop)
+    layer.close(loop)
 
 
 def test_a_small_run_renders_every_section(server: bench.Server, loop: asyncio.AbstractEventLoop) -> None:
     layers = [cls(server.base_url) for cls in (L.RawHttpx, L.RawHttpxAsync, L.Core, L.BareChatModelSync,
                                                L.ChatDomesticSync, L.ChatDomesticAsync, L.DomesticLLMSync)]
     started = time.perf_counter()
-    results = {
+    try:
+        results = _small_run(layers, server, loop)
+    finally:
+        for layer in layers:
+            layer.close(loop)
+    results["elapsed_s"] = time.perf_counter() - started
+    text = report.render(results, charts=False)
+    for heading in ("## Per-chunk streaming cost", "### 30-chunk answers (2 repeats)", "## Non-streamed overhead",
+                    "## Time to first chunk", "## Import time", "## 4 concurrent", "## Targets (issue 17)"):
+        assert heading in text
+    assert "| core ChatClient.stream |" in text and "| ChatDomestic.astream |" in text
+    assert "| bare `BaseChatModel.invoke` (no I/O: langchain-core's own cost) |" in text
+    assert "Left out (package not installed): ChatOpenAI.stream." in text
+
+
+def _small_run(layers: list[L.Layer], server: bench.Server, loop: asyncio.AbstractEventLoop) -> dict:
+    return {
         "machine": {**bench.machine(), "load_end": (0.0, 0.0, 0.0)},
         "versions": bench.versions(),
         "command": "pytest",
@@ -103,12 +124,3 @@ def test_a_small_run_renders_every_section(server: bench.Server, loop: asyncio.A
         "concurrency": {"streams": 4, "n": 10,
                         "layers": bench.concurrency(["core ChatClient.astream"], server.port, 4, 10)},
     }
-    results["elapsed_s"] = time.perf_counter() - started
-    text = report.render(results, charts=False)
-    for heading in ("## Per-chunk streaming cost", "### 30-chunk answers (2 repeats)", "## Non-streamed overhead",
-                    "## Time to first chunk", "## Import time", "## 4 concurrent", "## Targets (issue 17)"):
-        assert heading in text
-    assert "| core ChatClient.stream |" in text and "| ChatDomestic.astream |" in text
-    assert "| bare `BaseChatModel.invoke` (no I/O: langchain-core's own cost) |" in text
-    assert "Left out (package not installed): ChatOpenAI.stream." in text
-    assert results["concurrency"]["layers"]["core ChatClient.astream"]["peak_mb"] >= 0
