@@ -116,6 +116,16 @@ class RerankDialect(_RouteDialect):
 # ---- shared readers (shape-safe: a wrong shape is a MalformedResponseError, never a KeyError) ----
 
 
+def vllm_body(body: dict[str, Any], model: str, truncate: bool) -> dict[str, Any]:
+    """vLLM's pooling routes: the model first when named (a single-model server needs none; an empty
+    name would be "model not found"), and server-side truncation as `truncate_prompt_tokens=-1`."""
+    if model:
+        body = {"model": model, **body}
+    if truncate:
+        body["truncate_prompt_tokens"] = -1
+    return body
+
+
 def decode_base64_floats(text: str, where: str) -> list[float]:
     """A base64 string of little-endian float32 values (what OpenAI-style servers send) as floats.
 

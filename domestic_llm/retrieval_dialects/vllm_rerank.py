@@ -13,7 +13,7 @@ from typing import Any
 
 from ..dialects.base import HttpRequest
 from ..errors import MalformedResponseError
-from .base import RerankAnswer, RerankDialect, index_of, number, usage_tokens
+from .base import RerankAnswer, RerankDialect, index_of, number, usage_tokens, vllm_body
 
 
 def parse_results(body: Any, score_key: str = "relevance_score") -> list[tuple[int, float]]:
@@ -47,11 +47,7 @@ class VLLMRerankDialect(RerankDialect):
         extra_body: dict[str, Any],
     ) -> HttpRequest:
         body: dict[str, Any] = {**extra_body, "query": query, "documents": list(documents)}
-        if model:  # a single-model server needs none; an empty name would be "model not found"
-            body = {"model": model, **body}
-        if truncate:
-            body["truncate_prompt_tokens"] = -1
-        return HttpRequest("POST", url, headers, body)
+        return HttpRequest("POST", url, headers, vllm_body(body, model, truncate))
 
     def parse_rerank(self, body: Any) -> RerankAnswer:
         return RerankAnswer(parse_results(body), usage_tokens(body, "total_tokens", "prompt_tokens"))

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..dialects.base import HttpRequest
 from ..errors import MalformedResponseError
-from .base import RerankAnswer, RerankDialect, index_of, number, usage_tokens
+from .base import RerankAnswer, RerankDialect, index_of, number, usage_tokens, vllm_body
 
 
 class VLLMScoreDialect(RerankDialect):
@@ -32,11 +32,7 @@ class VLLMScoreDialect(RerankDialect):
         extra_body: dict[str, Any],
     ) -> HttpRequest:
         body: dict[str, Any] = {**extra_body, "text_1": query, "text_2": list(documents)}
-        if model:  # a single-model server needs none; an empty name would be "model not found"
-            body = {"model": model, **body}
-        if truncate:
-            body["truncate_prompt_tokens"] = -1
-        return HttpRequest("POST", url, headers, body)
+        return HttpRequest("POST", url, headers, vllm_body(body, model, truncate))
 
     def parse_rerank(self, body: Any) -> RerankAnswer:
         data = body.get("data") if isinstance(body, dict) else None
