@@ -22,6 +22,7 @@ fixture bytes cut anywhere. Beyond the dialect's own parser it
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -43,7 +44,7 @@ class StreamAssembler:
 
     __slots__ = ("dialect", "options", "url", "content_type", "request_id", "stall_timeout", "deadline",
                  "decoder", "parser", "text", "reasoning", "head", "saw_data", "delivered", "before_data",
-                 "not_streaming", "last_data", "clocked", "error_hints", "fixes", "fixer")
+                 "not_streaming", "last_data", "clocked", "error_hint", "fixes", "fixer")
 
     def __init__(self, dialect: Dialect, options: ParseOptions, *, url: str | None = None,
                  content_type: str = "", request_id: str | None = None,
@@ -68,7 +69,9 @@ class StreamAssembler:
         # the bytes before the first data event: a JSON answer instead of a stream, if no event ever comes
         self.before_data: list[bytes] | None = []
         self.not_streaming = False  # set when the body turned out to be one JSON answer
-        self.error_hints = hints(dialect.error_shapes)  # a cheap pre-filter: most events need no second look
+        # a cheap pre-filter (one regex search for any of the error shapes' marker keys): most events
+        # need no second look
+        self.error_hint = re.compile("|".join(map(re.escape, hints(dialect.error_shapes)))).search
         self.clocked = stall_timeout is not None or deadline is not None
         self.last_data = time.monotonic() if self.clocked else 0.0
 
@@ -96,7 +99,7 @@ class StreamAssembler:
             data = event.data
             if data is not None:
                 self.saw_data, self.before_data = True, None
-                if event.event == "error" or any(hint in data for hint in self.error_hints):
+                if event.event == "error" or self.error_hint(data) is not None:
                     self._raise_if_error(event)
             out.extend(self.parser.feed(event))
         if self.fixer is not None and out:

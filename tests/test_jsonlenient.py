@@ -45,3 +45,13 @@ def test_brackets_inside_strings_are_left_alone():
 def test_unrecoverable_lines_raise_value_error(line):
     with pytest.raises(ValueError):
         loads_lenient(line)
+
+
+def test_clean_whitespace_and_garbage_take_the_right_path():
+    # raw_decode fast path: only an exact object is "not recovered"; whitespace is still plain JSON
+    assert loads_lenient('{"a":1}') == ({"a": 1}, False)
+    assert loads_lenient(' \n{"a":1} \t') == ({"a": 1}, False)
+    assert loads_lenient('{"a":1}]} 台后') == ({"a": 1}, True)
+    assert loads_lenient("[1, 2]") == ([1, 2], False)
+    with pytest.raises(ValueError):
+        loads_lenient("not json")

@@ -92,3 +92,25 @@ def test_every_fixture_gives_identical_events_at_random_multisplits(name):
 def test_split_invariance_property(cuts, name):
     data = fixture_bytes(name)
     assert decode(data, [c % (len(data) + 1) for c in cuts]) == decode(data)
+
+
+@pytest.mark.parametrize("reads", [
+    # one whole `data:` event per read: the decoder's fast path
+    [b"data: {\"a\":1}\n\n", b"data:{\"b\":2}\n\n", b"data: [DONE]\n\n"],
+    # the same reads after state the fast path must not skip: a pending id/event/data line,
+    # a partial line, a CR at the end of the previous read
+    [b"id: 7\n", b"data: x\n\n", b"data: y\n\n"],
+    [b"event: delta\n", b"data: x\n\n", b"data: y\n\n"],
+    [b"data: first\n", b"data: x\n\n", b"data: y\n\n"],
+    [b"data: par", b"data: x\n\n", b"data: y\n\n"],
+    [b"data: a\r", b"\ndata: x\n\n", b"data: y\n\n"],
+    [b"data: a\r\n\r\n", b"data: x\r\n\r\n", b"data: \xe4\xbd\xa0\n\n"],
+    [b"data: two\n\ndata: events\n\n", b": keep-alive\n\n", b"data:  spaced\n\n"],
+])
+def test_whole_event_reads_decode_as_the_byte_by_byte_path(reads):
+    whole = SSEDecoder()
+    fast = [e for raw in reads for e in whole.feed(raw)] + whole.flush()
+    slow_decoder = SSEDecoder()
+    slow = [e for raw in reads for i in range(len(raw)) for e in slow_decoder.feed(raw[i:i + 1])]
+    assert fast == slow + slow_decoder.flush()
+    assert fast  # every case dispatches something
