@@ -329,6 +329,106 @@ class BareBuildingChunks(BareChatModelSync):
     invokes = False  # same as the bare model's
 
 
+class LangChainOverHttpx(Layer):
+    """The floor of any LangChain integration: a `BaseChatModel` whose `_stream` is the raw httpx floor
+    building one validated `AIMessageChunk` per delta, and whose `_generate` is the raw `post`.
+
+    What a LangChain chat model cannot avoid (I/O + langchain-core + one message per chunk); the
+    distance from it to `ChatDomestic` is everything our adapter and core add.
+    """
+
+    name = "LangChain floor: BaseChatModel over raw httpx"
+
+    def build(self, n: int) -> Any:
+        http = (httpx.AsyncClient if self.is_async else httpx.Client)(
+            base_url=self.base_url, limits=httpx.Limits(max_connections=self.max_connections))
+        return _httpx_model_class()(http=http, bench_model=model_name(n))
+
+    def close(self, loop: Any) -> None:
+        for c in self._clients.values():
+            if self.is_async:
+                loop.run_until_complete(c.http.aclose())
+            else:
+                c.http.close()
+        self._clients.clear()
+
+    def stream(self, n: int) -> Iterator[str]:
+        for chunk in self.client(n).stream(PROMPT):
+            yield chunk.content
+
+    def invoke(self, n: int) -> str:
+        return self.client(n).invoke(PROMPT).content
+
+
+class LangChainOverHttpxAsync(LangChainOverHttpx):
+    name = "LangChain floor: BaseChatModel over raw httpx, async"
+    is_async = True
+
+    async def stream(self, n: int) -> AsyncIterator[str]:  # type: ignore[override]
+        async for chunk in self.client(n).astream(PROMPT):
+            yield chunk.content
+
+    async def invoke(self, n: int) -> str:  # type: ignore[override]
+        return (await self.client(n).ainvoke(PROMPT)).content
+
+
+_HTTPX_MODEL: Any = None
+
+
+def _httpx_model_class() -> Any:
+    global _HTTPX_MODEL
+    if _HTTPX_MODEL is None:
+        from langchain_core.language_models import BaseChatModel
+        from langchain_core.messages import AIMessage, AIMessageChunk
+        from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+        class HttpxChatModel(BaseChatModel):
+            http: Any
+            bench_model: str
+
+            @property
+            def _llm_type(self) -> str:
+                return "bench-httpx"
+
+            def _body(self, stream: bool) -> dict[str, Any]:
+                return {"model": self.bench_model, "messages": MESSAGES, **({"stream": True} if stream else {})}
+
+            def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+                r = self.http.post("/chat/completions", json=self._body(False))
+                text = json.loads(r.content)["choices"][0]["message"]["content"]
+                return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+            async def _agenerate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+                r = await self.http.post("/chat/completions", json=self._body(False))
+                text = json.loads(r.content)["choices"][0]["message"]["content"]
+                return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+            def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+                buf: list[bytes] = []
+                with self.http.stream("POST", "/chat/completions", json=self._body(True)) as r:
+                    for raw in r.iter_bytes():
+                        for line in _split_events(buf, raw):
+                            for d in _deltas(line):
+                                gen = ChatGenerationChunk(message=AIMessageChunk(content=d))
+                                if run_manager:
+                                    run_manager.on_llm_new_token(gen.text, chunk=gen)
+                                yield gen
+
+            async def _astream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+                buf: list[bytes] = []
+                async with self.http.stream("POST", "/chat/completions", json=self._body(True)) as r:
+                    async for raw in r.aiter_bytes():
+                        for line in _split_events(buf, raw):
+                            for d in _deltas(line):
+                                gen = ChatGenerationChunk(message=AIMessageChunk(content=d))
+                                if run_manager:
+                                    await run_manager.on_llm_new_token(gen.text, chunk=gen)
+                                yield gen
+
+        _HTTPX_MODEL = HttpxChatModel
+    return _HTTPX_MODEL
+
+
 _BARE: Any = None
 
 
@@ -379,6 +479,7 @@ ALL: list[type[Layer]] = [
     RawHttpx, RawHttpxAsync,
     Core, CoreAsync,
     BareChatModelSync, BareChatModelAsync, BareBuildingChunks,
+    LangChainOverHttpx, LangChainOverHttpxAsync,
     ChatDomesticSync, ChatDomesticAsync,
     ChatOpenAISync, ChatOpenAIAsync,
     DomesticLLMSync, DomesticLLMAsync,
@@ -388,6 +489,7 @@ ALL: list[type[Layer]] = [
 #: the module a layer needs; a layer whose module is missing is left out (and said so)
 NEEDS: dict[type[Layer], str] = {
     BareChatModelSync: "langchain_core", BareChatModelAsync: "langchain_core", BareBuildingChunks: "langchain_core",
+    LangChainOverHttpx: "langchain_core", LangChainOverHttpxAsync: "langchain_core",
     ChatDomesticSync: "langchain_core", ChatDomesticAsync: "langchain_core",
     DomesticLLMSync: "llama_index.core", DomesticLLMAsync: "llama_index.core",
     ChatOpenAISync: "langchain_openai", ChatOpenAIAsync: "langchain_openai",

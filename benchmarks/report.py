@@ -8,12 +8,14 @@ from typing import Any
 
 CHARTS = Path(__file__).resolve().parent / "charts"
 FLOOR = "raw httpx (floor)"
+LC_FLOOR = "LangChain floor: BaseChatModel over raw httpx"
 #: async layer -> its sync twin
 TWINS = {
     "raw httpx async (floor)": FLOOR,
     "core ChatClient.astream": "core ChatClient.stream",
     "bare BaseChatModel.astream (no I/O)": "bare BaseChatModel.stream (no I/O)",
     "ChatDomestic.astream": "ChatDomestic.stream",
+    "LangChain floor: BaseChatModel over raw httpx, async": "LangChain floor: BaseChatModel over raw httpx",
     "ChatOpenAI.astream": "ChatOpenAI.stream",
     "DomesticLLM.astream_chat": "DomesticLLM.stream_chat",
     "OpenAILike.astream_chat": "OpenAILike.stream_chat",
@@ -38,6 +40,8 @@ INVOKE_NAMES = {
     "DomesticLLM.astream_chat": "`DomesticLLM.achat`",
     "OpenAILike.stream_chat": "`OpenAILike.chat`",
     "OpenAILike.astream_chat": "`OpenAILike.achat`",
+    "LangChain floor: BaseChatModel over raw httpx": "LangChain floor: `BaseChatModel.invoke` over raw httpx",
+    "LangChain floor: BaseChatModel over raw httpx, async": "LangChain floor: `BaseChatModel.ainvoke` over raw httpx",
     "bare BaseChatModel.stream (no I/O)": "bare `BaseChatModel.invoke` (no I/O: langchain-core's own cost)",
     "bare BaseChatModel.astream (no I/O)": "bare `BaseChatModel.ainvoke` (no I/O: langchain-core's own cost)",
 }
@@ -213,6 +217,7 @@ def render(results: dict[str, Any], charts: bool = True) -> str:
         lines += ["![concurrency](benchmarks/charts/concurrency.png)", ""]
 
     lines += bounds(all_rows)
+    lines += invoke_bounds(results)
     lines += targets(results, all_rows)
     if charts:
         write_charts(results, all_rows)
@@ -234,8 +239,29 @@ def bounds(all_rows: list[tuple[int, dict[str, Any]]]) -> list[str]:
             f"{core + lc:.1f} µs = {(core + lc) / floor:.2f}× the floor; `ChatDomestic.stream` measured {ours:.1f} µs"
             + (f", leaving {ours - core - lc:.1f} µs per chunk for the adapter's own translation."
                if ours - core - lc >= 1 else ": the adapter's own translation is within this run's noise."))
+        lc_floor = stats.get(LC_FLOOR, {}).get("x_floor")
+        ours_x = stats.get("ChatDomestic.stream", {}).get("x_floor")
+        if lc_floor and ours_x:
+            out.append(f"- {n:,} chunks: the smallest LangChain model over raw httpx (the floor's parsing, one validated "
+                       f"`AIMessageChunk` per delta) costs {med(lc_floor):.2f}× the floor; `ChatDomestic.stream` "
+                       f"{med(ours_x):.2f}×.")
     out.append("")
     return out if len(out) > 3 else []
+
+
+def invoke_bounds(results: dict[str, Any]) -> list[str]:
+    """What bounds the non-streamed overhead: langchain-core's own `invoke`, measured over the same raw httpx."""
+    secs = results["invoke"]["cpu"]
+    out = []
+    for floor, lc, ours in ((FLOOR, LC_FLOOR, "ChatDomestic.stream"),
+                            ("raw httpx async (floor)", LC_FLOOR + ", async", "ChatDomestic.astream")):
+        if not all(name in secs for name in (floor, lc, ours)):
+            continue
+        lc_d = med([(a - b) * 1e6 for a, b in zip(secs[lc], secs[floor])])
+        ours_d = med([(a - b) * 1e6 for a, b in zip(secs[ours], secs[floor])])
+        out.append(f"- {INVOKE_NAMES[lc]}: {lc_d:+.0f} µs above raw httpx; {INVOKE_NAMES[ours]}: {ours_d:+.0f} µs. "
+                   "The first is what any LangChain chat model pays on top of its HTTP call; the difference is ours.")
+    return ["## What bounds the non-streamed overhead", "", *out, ""] if out else []
 
 
 def targets(results: dict[str, Any], all_rows: list[tuple[int, dict[str, Any]]]) -> list[str]:

@@ -19,7 +19,8 @@ from benchmarks import layers as L
 from benchmarks.server import answer_text, stream_events
 
 OURS = [L.RawHttpx, L.RawHttpxAsync, L.Core, L.CoreAsync, L.BareChatModelSync, L.BareChatModelAsync,
-        L.BareBuildingChunks, L.ChatDomesticSync, L.ChatDomesticAsync, L.DomesticLLMSync, L.DomesticLLMAsync]
+        L.BareBuildingChunks, L.LangChainOverHttpx, L.LangChainOverHttpxAsync, L.ChatDomesticSync, L.ChatDomesticAsync,
+        L.DomesticLLMSync, L.DomesticLLMAsync]
 
 
 @pytest.fixture(scope="module")
