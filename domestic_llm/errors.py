@@ -10,6 +10,7 @@ the retryable ones are `RateLimitError`, `ServerOverloadedError`,
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -43,6 +44,7 @@ def is_credential_name(name: str) -> bool:
     return any(hint in name for hint in _CREDENTIAL_HINTS)
 
 
+@functools.lru_cache(maxsize=64)  # a pure function of a few long-lived URLs; called per call for traces
 def redact_url(url: str) -> str:
     """Remove user-info and credential-looking query parameters from a URL."""
     try:

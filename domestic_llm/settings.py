@@ -187,8 +187,11 @@ class EndpointSettings(BaseModel, Closeable):
     @property
     def client(self) -> ChatClient:
         """The core client doing the HTTP work (one connection pool per instance)."""
-        assert self._client is not None
-        return self._client
+        # straight from pydantic's private store: `self._client` first fails the normal attribute
+        # lookup and then runs pydantic's `__getattr__`, ~4 µs per access on LangChain's deep MRO
+        client: ChatClient | None = self.__pydantic_private__["_client"]  # type: ignore[index]
+        assert client is not None
+        return client
 
     def list_models(self) -> list[str]:
         """Ids of the models the server serves (`/v1/models`; TGI `/info`; Triton's repository index)."""
