@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from .assembler import check_not_empty
-from .credentials import scrub
+from .credentials import scrub, scrub_error
 from .dialects.base import Dialect, ParseOptions
 from .error_bodies import error_for, recognise
 from .errors import APIStatusError, APITimeoutError, DomesticLLMError, MalformedResponseError, error_class_for
@@ -102,8 +102,18 @@ def redirect_error(dialect_name: str, resp: httpx.Response, url: str) -> APIStat
     return APIStatusError(text, status=resp.status_code, url=url, request_id=header_request_id(resp.headers))
 
 
-def read_result(dialect: Dialect, options: ParseOptions, resp: httpx.Response, content: bytes, url: str) -> ChatResult:
-    """A 2xx body as a `ChatResult`; an error body or an empty answer raises."""
+def read_result(dialect: Dialect, options: ParseOptions, resp: httpx.Response, content: bytes, url: str,
+                token: str | None = None) -> ChatResult:
+    """A 2xx body as a `ChatResult`; an error body or an empty answer raises (without `token`, if the server
+    echoed it)."""
+    try:
+        return _read_result(dialect, options, resp, content, url)
+    except DomesticLLMError as exc:
+        scrub_error(exc, token)
+        raise
+
+
+def _read_result(dialect: Dialect, options: ParseOptions, resp: httpx.Response, content: bytes, url: str) -> ChatResult:
     recovered = False
     request_id = header_request_id(resp.headers)
     try:

@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 from .dialects.base import Dialect, ParseOptions
+from .credentials import scrub_error
 from .error_bodies import error_for, hints, recognise
 from .errors import DomesticLLMError, MalformedResponseError, StreamInterruptedError, StreamTimeoutError, redact_url
 from .fixups import AnswerFixer, AnswerFixes, fix_result
@@ -44,13 +45,14 @@ class StreamAssembler:
 
     __slots__ = ("dialect", "options", "url", "content_type", "request_id", "stall_timeout", "deadline",
                  "decoder", "parser", "text", "reasoning", "head", "saw_data", "delivered", "before_data",
-                 "not_streaming", "last_data", "clocked", "error_hint", "fixes", "fixer")
+                 "not_streaming", "last_data", "clocked", "error_hint", "fixes", "fixer", "token")
 
     def __init__(self, dialect: Dialect, options: ParseOptions, *, url: str | None = None,
                  content_type: str = "", request_id: str | None = None,
                  stall_timeout: float | None = None, deadline: float | None = None,
-                 fixes: AnswerFixes | None = None) -> None:
+                 fixes: AnswerFixes | None = None, token: str | None = None) -> None:
         self.dialect = dialect
+        self.token = token  # the request's credential: scrubbed from errors built from what the server sent
         self.fixes = fixes  # model-family fix-ups (answer filed as reasoning, tool-call markup in the text)
         self.fixer = AnswerFixer(fixes) if fixes else None
         self.options = options
@@ -88,7 +90,11 @@ class StreamAssembler:
             self.head += raw[: _HEAD - len(self.head)]
         if self.before_data is not None:
             self.before_data.append(raw)
-        out = self._events(self.decoder.feed(raw))
+        try:
+            out = self._events(self.decoder.feed(raw))
+        except DomesticLLMError as exc:
+            scrub_error(exc, self.token)
+            raise
         if self.clocked:
             self._check_clock(out, raw)
         return out
@@ -130,6 +136,13 @@ class StreamAssembler:
         With `check` (the client's way) an incomplete or empty stream raises; without,
         whatever arrived is finished as is (for tests of the parsers alone).
         """
+        try:
+            return self._end(check)
+        except DomesticLLMError as exc:
+            scrub_error(exc, self.token)
+            raise
+
+    def _end(self, check: bool) -> list[ChatChunk]:
         out = self._events(self.decoder.flush())
         if check and not self.saw_data and b"".join(self.before_data or []).lstrip()[:1] == b"{":
             self.not_streaming = True

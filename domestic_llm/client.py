@@ -169,6 +169,7 @@ class ChatClient(Closeable):
         http = self.dialect.build_request(request, url=url, stream=stream, headers=self._headers(stream, token),
                                           options=options)
         call.sent_stream_options = http.json is not None and "stream_options" in http.json
+        call.token = token
         call.sent_body = http.json
         return http
 
@@ -300,7 +301,7 @@ class ChatClient(Closeable):
             raise redirect_error(self.dialect.name, resp, self.url)
         if resp.status_code >= 400:
             raise self._status_error(resp, body, token)
-        return read_result(self.dialect, options, resp, body, self.url)
+        return read_result(self.dialect, options, resp, body, self.url, token)
 
     # ---- the public calls ---------------------------------------------------------------
 
@@ -376,7 +377,8 @@ class ChatClient(Closeable):
         return StreamAssembler(self.dialect, call.options or self.options, url=self.url,
                                content_type=resp.headers.get("content-type", ""),
                                request_id=header_request_id(resp.headers),
-                               stall_timeout=self.stall_timeout, deadline=call.deadline, fixes=call.fixes)
+                               stall_timeout=self.stall_timeout, deadline=call.deadline, fixes=call.fixes,
+                               token=call.token)
 
     def _ended(self, assembler: StreamAssembler) -> list[ChatChunk]:
         chunks = assembler.end()

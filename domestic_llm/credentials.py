@@ -108,6 +108,22 @@ def scrub(text: str | None, token: str | None) -> str | None:
     return text
 
 
+def scrub_error(exc: DomesticLLMError, token: str | None) -> DomesticLLMError:
+    """`exc` with every form of `token` removed from its message, server message and body.
+
+    For errors built from what a server sent in a 2xx body or a stream (gateways echo the
+    key they rejected); errors from 4xx/5xx answers are built scrubbed (`answers.status_error`).
+    """
+    if not token:
+        return exc
+    if exc.args and isinstance(exc.args[0], str):
+        exc.args = (scrub(exc.args[0], token), *exc.args[1:])
+    exc.server_message = scrub(exc.server_message, token)
+    if exc.body is not None and scrub(str(exc.body), token) != str(exc.body):
+        exc.body = "<redacted>"
+    return exc
+
+
 def _scheme_for_header(name: str, value: str) -> tuple[str, str]:
     low = name.lower()
     if low == "authorization":

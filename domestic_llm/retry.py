@@ -92,6 +92,7 @@ class CallState:
     sent_body: dict[str, Any] | None = None  # the last attempt's JSON body (what recovery judges a refusal by)
     json_object: bool = False  # json_schema refused: this call now asks for json_object (see structured)
     error: DomesticLLMError | None = None  # the last attempt's error, set by the driving loop
+    token: str | None = None  # the last attempt's credential, scrubbed from errors built from what the server sent
     options: Any = None  # the call's parse options (a dialect adds per-call stops, markers, prompt)
     fixes: Any = None  # the call's answer fix-ups (`fixups.AnswerFixes`, from the model-family plan)
 

@@ -246,3 +246,23 @@ def test_the_error_shapes_are_data_a_dialect_can_extend():
     with pytest.raises(ServerError) as info:
         assembler.feed('data: {"status": "BUSY", "reason": "排队中"}\n\n'.encode())
     assert info.value.server_message == "排队中" and info.value.url == "http://gw/x"
+
+
+ECHOED_KEY = "sk-echoed-by-the-gateway-0123456789"
+
+
+@pytest.mark.parametrize(("surface", "mode", "fault"), [
+    *((s, m, Fault(status=200, body={"code": 401, "msg": f"令牌无效: {ECHOED_KEY}"})) for s, m in CASES),
+    *((s, m, Fault(error_event={"code": 401, "msg": f"key {ECHOED_KEY} expired"}, error_after_chunks=1))
+      for s, m in STREAMING),
+    ("core", "invoke", Fault(raw=f"denied for {ECHOED_KEY}", content_type="text/plain")),
+    ("core", "stream", Fault(raw=f"denied for {ECHOED_KEY}", content_type="text/plain")),
+])
+def test_a_key_echoed_in_a_200_body_or_stream_never_reaches_the_error(emulator, surface, mode, fault):
+    emulator.fault(fault)
+    with pytest.raises(DomesticLLMError) as info:
+        ask(surface, mode, **_settings(emulator, api_key=ECHOED_KEY))
+    exc = info.value
+    seen = " ".join(map(str, (exc, repr(exc), exc.args, exc.server_message, exc.body, exc.__cause__)))
+    assert ECHOED_KEY not in seen
+    assert "***" in str(exc)  # the message is kept, only the key is blanked
