@@ -36,6 +36,9 @@ _TOOL_CHOICE_WORDS = {"auto": "auto", "none": "none", "required": "required", "a
 
 # Wire JSON is not validated per chunk (too slow); these coerce a field of the wrong
 # shape to "absent" so that a malformed server answer can never raise TypeError & co.
+_META_KEYS = ("id", "model", "created", "system_fingerprint")
+
+
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -241,10 +244,11 @@ class ChatCompletionsDialect(Dialect):
 
     def response_metadata(self, obj: dict[str, Any], meta: dict[str, Any]) -> None:
         """Copy ids and names from a response object or stream chunk into `meta` (first seen wins)."""
-        for key in ("id", "model", "created", "system_fingerprint"):
-            value = obj.get(key)
-            if value is not None and key not in meta:
-                meta[key] = value
+        for key in _META_KEYS:
+            if key not in meta:
+                value = obj.get(key)
+                if value is not None:
+                    meta[key] = value
 
     def choice_extras(self, choice: dict[str, Any], message: dict[str, Any], meta: dict[str, Any]) -> None:
         """Dialect flags carried on a choice or delta (e.g. `stop_reason`)."""
@@ -332,32 +336,41 @@ class ChatCompletionsDialect(Dialect):
         err = self.error_in_body(obj)
         if err is not None:
             self.raise_body_error(err)
-        self.response_metadata(obj, state.meta)
+        meta = state.meta
+        self.response_metadata(obj, meta)
         usage = self.read_usage(obj)
         if usage is not None:
             state.usage = usage  # cumulative or final: the last one is the total
         out: list[ChatChunk] = []
-        for position, choice in enumerate(_list(obj.get("choices"))):
+        choices = obj.get("choices")
+        if not isinstance(choices, list) or not choices:
+            return out
+        # the per-token path: no calls where the common delta (text or reasoning only) needs none
+        delta_key = self.delta_key
+        for position, choice in enumerate(choices):
             if not isinstance(choice, dict):
                 continue
             index = choice.get("index", position)
             if index.__class__ is not int:
                 index = position
-            delta = _dict(choice.get(self.delta_key))
+            delta = choice.get(delta_key)
+            if not isinstance(delta, dict):
+                delta = {}
             text = delta.get("content") or ""
             if text.__class__ is not str:
                 text = _text_of(text)
             reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
             if reasoning.__class__ is not str:
                 reasoning = _str(reasoning)
-            text, reasoning = state.text_delta(index, text, reasoning)
+            if text or reasoning:
+                text, reasoning = state.text_delta(index, text, reasoning)
             raw_calls = delta.get("tool_calls")
             calls = [state.tool_delta(index, tc) for tc in raw_calls if isinstance(tc, dict)] if (
                 raw_calls.__class__ is list) else []
-            self.choice_extras(choice, delta, state.meta)
+            self.choice_extras(choice, delta, meta)
             logprobs = choice.get("logprobs")
             if text or reasoning or calls or logprobs:
-                out.append(ChatChunk(index, text, reasoning, calls, id=state.meta.get("id"), logprobs=logprobs or None))
+                out.append(ChatChunk(index, text, reasoning, calls, id=meta.get("id"), logprobs=logprobs or None))
             raw_finish = choice.get("finish_reason")
             if raw_finish is not None:
                 state.set_finish(index, raw_finish, self.normalize_finish(raw_finish))
