@@ -29,13 +29,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_serializer, model_validator
 
 from .config import env
 from .embeddings import EmbeddingClient
 from .errors import ConfigurationError
 from .rerank import RerankClient
 from .service import CONNECTION_OPTIONS, DEFAULT_MAX_CONCURRENCY, settings_env
+from .settings import headers_without_secrets, secure_arguments
 
 
 class ConnectionSettings(BaseModel):
@@ -62,6 +63,10 @@ class ConnectionSettings(BaseModel):
     """TLS verification: `True`, `False`, or the path of a CA bundle (private CAs)."""
     proxy: str | None = None
     max_connections: int = 100
+
+    @field_serializer("default_headers")
+    def _headers_without_secrets(self, headers: dict[str, Any] | None) -> dict[str, str] | None:
+        return headers_without_secrets(headers)
 
     def connection(self) -> dict[str, Any]:
         """The connection options as `ChatClient` / `EmbeddingClient` / `RerankClient` keyword arguments."""
@@ -104,7 +109,8 @@ class ServiceSettings(ConnectionSettings):
                 values[name] = settings_env(kind, name.upper())
         if values.get("api_key") is None:
             values["api_key"] = settings_env(kind, "API_KEY") or env("API_KEY")
-        return values
+        # a key in the URL or a header moves into api_key/auth_scheme, as for the chat settings
+        return secure_arguments(values, target_from_env=False)
 
 
 class EmbeddingSettings(ServiceSettings):

@@ -138,14 +138,12 @@ class EndpointSettings(BaseModel, Closeable):
         # Checked here rather than in a validator so that the caller gets a ConfigurationError,
         # not pydantic's ValidationError wrapping it.
         check_arguments(type(self).__name__, data, known_names(type(self).model_fields) | {"class_name"})
-        super().__init__(**_secure_arguments(merge_model_kwargs(data)))
+        super().__init__(**secure_arguments(merge_model_kwargs(data)))
 
     @field_serializer("default_headers")
     def _headers_without_secrets(self, headers: dict[str, Any] | None) -> dict[str, str] | None:
         # to_dict/to_json/model_dump never carry a key; LangChain's dumpd uses lc_secrets instead
-        if headers is None:
-            return None
-        return {k: v for k, v in headers.items() if not isinstance(v, SecretStr)}
+        return headers_without_secrets(headers)
 
     @model_validator(mode="before")
     @classmethod
@@ -233,14 +231,23 @@ class EndpointSettings(BaseModel, Closeable):
                             thinking_budget=self.thinking_budget)
 
 
-def _secure_arguments(values: dict[str, Any]) -> dict[str, Any]:
+def headers_without_secrets(headers: dict[str, Any] | None) -> dict[str, str] | None:
+    """`default_headers` as serialised: without the values kept as secrets."""
+    if headers is None:
+        return None
+    return {k: v for k, v in headers.items() if not isinstance(v, SecretStr)}
+
+
+def secure_arguments(values: dict[str, Any], *, target_from_env: bool = True) -> dict[str, Any]:
     """Tidy the URL arguments and move any key found in a URL or header into `api_key` + `auth_scheme`.
 
     Afterwards no field but `api_key` (a `SecretStr`) and secret-flagged `default_headers`
     values hold a credential, so repr, serialisation and tracing have nothing to leak.
+    The chat settings and the embedding/rerank settings (`deployment`) both pass through
+    here; the latter fill their URL from their own variables first (`target_from_env=False`).
     """
     values = dict(values)
-    if not values.get("endpoint") and not values.get("base_url"):
+    if target_from_env and not values.get("endpoint") and not values.get("base_url"):
         values["endpoint"], values["base_url"] = env("ENDPOINT"), env("BASE_URL")
     for name in ("endpoint", "base_url"):
         values[name] = tidy_url(name, values.get(name))

@@ -262,3 +262,42 @@ def test_query_key_reaches_embedding_route_and_stays_secret(emulator):
     assert len(vectors) == 2 and all(any(v) for v in vectors)
     assert SECRET not in repr(client)
     assert emulator.requests[-1].path.endswith("/v1/embeddings")
+
+
+RETRIEVAL_STYLES = [s for s in STYLES if s.name in ("apikey_header", "x_api_key_header", "access_token_query")]
+
+
+@pytest.mark.parametrize("style", RETRIEVAL_STYLES, ids=[s.name for s in RETRIEVAL_STYLES])
+def test_retrieval_adapters_keep_a_header_or_url_key_secret(style, emulator, caplog):
+    """Embedding and rerank settings lift a key out of headers and URLs as the chat settings do."""
+    from langchain_core.documents import Document
+    from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+    from langchain_domestic_llm import DomesticEmbeddings, DomesticReranker
+    from llamaindex_domestic_llm import DomesticEmbedding, DomesticRerank
+
+    emulator.state.api_key = style.server_key
+    emulator.state.auth_location = style.where
+    caplog.set_level(logging.DEBUG)
+    chat_kwargs = style.kwargs(emulator)
+
+    def kwargs(route: str) -> dict[str, Any]:
+        kw = dict(chat_kwargs)
+        kw["endpoint"] = kw["endpoint"].replace("/chat/completions", route)
+        return kw
+
+    docs = ["长江是中国最长的河流", "黄河是中国第二长河"]
+    surfaces: list[str] = []
+    for cls in (DomesticEmbeddings, DomesticEmbedding):
+        emb = cls(model="bge-m3", max_retries=0, **kwargs("/embeddings"))
+        vectors = emb.embed_documents(docs) if cls is DomesticEmbeddings else emb.get_text_embedding_batch(docs)
+        assert len(vectors) == 2 and all(any(v) for v in vectors)  # the key travelled where the style puts it
+        surfaces += [repr(emb), str(emb), json.dumps(emb.model_dump(), default=str), str(emb.client.__dict__)]
+    reranker = DomesticReranker(model="bge-reranker", max_retries=0, **kwargs("/rerank"))
+    assert reranker.compress_documents([Document(page_content=d) for d in docs], "长江")
+    rerank = DomesticRerank(model="bge-reranker", max_retries=0, **kwargs("/rerank"))
+    assert rerank.postprocess_nodes([NodeWithScore(node=TextNode(text=d)) for d in docs], QueryBundle("长江"))
+    for obj in (reranker, rerank):
+        surfaces += [repr(obj), str(obj), json.dumps(obj.model_dump(), default=str)]
+    surfaces += [r.getMessage() for r in caplog.records]
+    assert not [s for s in surfaces if SECRET in s]
