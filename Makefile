@@ -29,7 +29,7 @@ llamacpp: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(PY) -m pip install -q $(LINT_TOOLS)
 	$(VENV)/bin/ruff check --select F,E9 domestic_llm langchain_domestic_llm llamaindex_domestic_llm tests examples
-	$(VENV)/bin/mypy domestic_llm langchain_domestic_llm llamaindex_domestic_llm --ignore-missing-imports
+	$(VENV)/bin/mypy domestic_llm langchain_domestic_llm llamaindex_domestic_llm tests/typed_usage.py --ignore-missing-imports
 	$(PY) tools/check_sizes.py
 
 # BENCHMARKS.md and benchmarks/charts/ from one run against the peers (installs the `bench` extra)

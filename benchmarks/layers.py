@@ -175,8 +175,7 @@ class ChatDomesticSync(Layer):
     def build(self, n: int) -> Any:
         from langchain_domestic_llm import ChatDomestic
 
-        # mypy reads the field's alias (model_name) as its only name; `model=` is what users write
-        return ChatDomestic(model=model_name(n), base_url=self.base_url,  # type: ignore[call-arg]
+        return ChatDomestic(model=model_name(n), base_url=self.base_url,
                             max_connections=self.max_connections, max_retries=0)
 
     def stream(self, n: int) -> Iterator[str]:

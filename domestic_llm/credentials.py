@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .errors import ConfigurationError, is_credential_name, redact_url
+from .errors import ConfigurationError, DomesticLLMError, is_credential_name, redact_url
 
 log = logging.getLogger("domestic_llm")
 

@@ -40,7 +40,7 @@ from langchain_core.utils.function_calling import (
 )
 from langchain_core.utils.json import parse_json_markdown
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from domestic_llm.config import DEFAULTS, env, require_tools
 from domestic_llm.errors import ConfigurationError, redact_url
@@ -76,12 +76,14 @@ class ChatDomestic(BaseChatModel, EndpointSettings):
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, protected_namespaces=())
 
-    # Shared fields come from EndpointSettings; these are redeclared for LangChain's aliases.
-    model: str = Field(default_factory=lambda: env("MODEL") or "", alias="model_name")
-    """Model name sent in the request body (`DOMESTIC_LLM_MODEL`)."""
-    max_tokens: int | None = Field(default=None, alias="max_completion_tokens")
-    stop: list[str] | str | None = Field(default=None, alias="stop_sequences")
-    timeout: float | None = Field(default=DEFAULTS.timeout, alias="request_timeout")
+    # Shared fields come from EndpointSettings; these are redeclared to also accept LangChain's
+    # other names. `validation_alias`, not `alias`: type checkers take `alias` as the name of the
+    # __init__ parameter, which would make the documented `ChatDomestic(model=...)` a type error.
+    model: str = Field(default_factory=lambda: env("MODEL") or "", validation_alias=AliasChoices("model", "model_name"))
+    """Model name sent in the request body (`DOMESTIC_LLM_MODEL`); also accepted as `model_name=`."""
+    max_tokens: int | None = Field(default=None, validation_alias=AliasChoices("max_tokens", "max_completion_tokens"))
+    stop: list[str] | str | None = Field(default=None, validation_alias=AliasChoices("stop", "stop_sequences"))
+    timeout: float | None = Field(default=DEFAULTS.timeout, validation_alias=AliasChoices("timeout", "request_timeout"))
     """Seconds allowed for a whole non-streamed answer, and for each read of a stream."""
     n: int = 1
     streaming: bool = False

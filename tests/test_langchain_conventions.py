@@ -116,3 +116,15 @@ def test_configurable_alternatives_select_chat_domestic_by_config(emulator):
     )
     assert llm.invoke("hi").content == "fake"
     assert llm.with_config(configurable={"llm": "domestic"}).invoke("hi").content == ANSWER
+
+
+def test_langchain_names_and_ours_both_configure_the_same_fields(emulator):
+    """`model=`/`max_tokens=`/`stop=`/`timeout=` (typed, see tests/typed_usage.py) and LangChain's other names."""
+    ours = ChatDomestic(model="qwen-72b", base_url=emulator.base_url, max_tokens=7, stop=["。"], timeout=9.0)
+    theirs = ChatDomestic(model_name="qwen-72b", base_url=emulator.base_url, max_completion_tokens=7,
+                          stop_sequences=["。"], request_timeout=9.0)
+    for llm in (ours, theirs):
+        assert (llm.model, llm.max_tokens, llm.stop, llm.timeout) == ("qwen-72b", 7, ["。"], 9.0)
+        llm.invoke("你好")
+        assert emulator.requests[-1].json["max_tokens"] == 7 and emulator.requests[-1].json["stop"] == ["。"]
+        llm.close()
