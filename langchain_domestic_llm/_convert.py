@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -23,6 +24,9 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk
 
 from domestic_llm.errors import ConfigurationError
 from domestic_llm.types import ChatChunk, ChatResult, Choice, Message, ToolCall, Usage
+from domestic_llm.unvalidated import built, same_objects
+
+log = logging.getLogger("domestic_llm")
 
 PROVIDER = "domestic_llm"
 _ROLE_OF_CHAT_MESSAGE = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "user": "user",
@@ -187,63 +191,65 @@ def to_generation(choice: Choice, result: ChatResult, model: str, dialect: str) 
     return ChatGeneration(message=message, generation_info=info)
 
 
-class _Prebuilt:
-    """Instances of a pydantic model exactly as validating one fixed shape of input leaves them.
-
-    Built from a validated `example`: each instance gets the example's field values (in the
-    same order, so repr and dumps are alike) with `values` put over them, and the example's
-    fields-set. This is what `BaseModel.model_construct` does, without its per-call field walk
-    (which costs more than validating an `AIMessageChunk`). Only for inputs on which the
-    model's validators change nothing; every mutable value must come in `values` so no two
-    instances share one. `tests/test_lc_fast_chunks.py` checks the result against validation.
-    """
-
-    __slots__ = ("cls", "defaults", "fields_set", "has_extra")
-
-    def __init__(self, example: Any) -> None:
-        self.cls = type(example)
-        self.defaults = dict(example.__dict__)
-        self.fields_set = frozenset(example.model_fields_set)
-        self.has_extra = example.__pydantic_extra__ is not None
-
-    def build(self, values: dict[str, Any]) -> Any:
-        obj = object.__new__(self.cls)
-        fields = self.defaults.copy()
-        fields.update(values)
-        _set = object.__setattr__
-        _set(obj, "__dict__", fields)
-        _set(obj, "__pydantic_fields_set__", set(self.fields_set))
-        _set(obj, "__pydantic_extra__", {} if self.has_extra else None)
-        _set(obj, "__pydantic_private__", None)
-        return obj
-
-
 # The chunk nearly every streamed token makes: text and/or reasoning, no tool calls, no logprobs.
 # Validating its AIMessageChunk and ChatGenerationChunk costs ~12 µs, as much as the whole rest of
 # the stream per chunk; for this shape their validators change nothing (string content, no
-# tool-call chunks: `init_tool_calls` returns early; `set_text` copies the content as text).
-_DELTA_MESSAGE = _Prebuilt(AIMessageChunk(content="", additional_kwargs={}, tool_call_chunks=[], id=None))
-_DELTA_GENERATION = _Prebuilt(ChatGenerationChunk(message=AIMessageChunk(content=""), generation_info=None))
+# tool-call chunks: `init_tool_calls` returns early; `set_text` copies the content as text), so
+# they are built as validation leaves them (`domestic_llm.unvalidated`), if the import-time
+# check below finds the two ways agree.
 _TEXT_ACCESSOR = type(AIMessageChunk(content="").text)  # what `message.text` returns (a str subclass)
+_MESSAGE_SET = frozenset({"content", "additional_kwargs", "tool_call_chunks", "id"})
+_GENERATION_SET = frozenset({"message", "text", "generation_info"})
 
 
-def _delta_generation(text: str, reasoning: str | None, message_id: str | None) -> ChatGenerationChunk:
-    message = _DELTA_MESSAGE.build({
+def _fast_delta(text: str, reasoning: str | None, message_id: str | None) -> ChatGenerationChunk:
+    message = built(AIMessageChunk, {
         "content": text,
         "additional_kwargs": {"reasoning_content": reasoning} if reasoning else {},
         "response_metadata": {},
+        "type": "AIMessageChunk",
+        "name": None,
         "id": message_id,
         "tool_calls": [],
         "invalid_tool_calls": [],
+        "usage_metadata": None,
         "tool_call_chunks": [],
-    })
-    return cast(ChatGenerationChunk, _DELTA_GENERATION.build({"message": message, "text": _TEXT_ACCESSOR(text)}))
+        "chunk_position": None,
+    }, set(_MESSAGE_SET), {})
+    return cast(ChatGenerationChunk, built(ChatGenerationChunk, {
+        "text": _TEXT_ACCESSOR(text), "generation_info": None, "type": "ChatGenerationChunk", "message": message,
+    }, set(_GENERATION_SET)))
+
+
+def validated_delta(text: str, reasoning: str | None, message_id: str | None) -> ChatGenerationChunk:
+    """A text / reasoning chunk through pydantic: the reference the fast path must equal."""
+    additional = {"reasoning_content": reasoning} if reasoning else {}
+    return ChatGenerationChunk(
+        message=AIMessageChunk(content=text, additional_kwargs=additional, tool_call_chunks=[], id=message_id),
+        generation_info=None,
+    )
+
+
+def _fast_path_agrees() -> bool:
+    probes = [("", "", None), ("长江", "", "id-1"), ("", "想", None), ("答", "想一想", "id-2")]
+    try:
+        if all(same_objects(_fast_delta(*p), validated_delta(*p)) for p in probes):
+            return True
+    except Exception:  # noqa: BLE001 - e.g. a pydantic with another instance layout: validation stands
+        pass
+    log.debug("domestic_llm: langchain-core's AIMessageChunk differs from what the fast path builds; "
+              "streamed chunks are validated")
+    return False
+
+
+FAST_PATH_AGREES = _fast_path_agrees()
+_delta_generation = _fast_delta if FAST_PATH_AGREES else validated_delta
 
 
 def to_generation_chunk(chunk: ChatChunk, model: str, dialect: str, message_id: str | None) -> ChatGenerationChunk:
     """One neutral chunk as a LangChain chunk; `message_id` is the stream's one id (see `ChatDomestic._stream`)."""
     if not (chunk.final or chunk.tool_calls or chunk.logprobs):
-        return _delta_generation(chunk.text, chunk.reasoning, message_id)
+        return _delta_generation(chunk.text, chunk.reasoning, message_id)  # see FAST_PATH_AGREES
     if chunk.final:
         msg = AIMessageChunk(
             content="",

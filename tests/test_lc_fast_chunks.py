@@ -1,8 +1,8 @@
-"""The LangChain adapter builds plain delta chunks without validation (`_convert._Prebuilt`).
+"""The LangChain adapter builds plain delta chunks without validation (`domestic_llm.unvalidated`).
 
 These tests hold the fast objects against what validation builds from the same input, so
-that a langchain-core or pydantic release that changes either side fails here, not in a
-user's stream.
+that a langchain-core or pydantic release that changes either side fails here, and show
+that the import-time check turns the fast path off when the two differ.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from langchain_core.messages import AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
 
 from domestic_llm.types import ChatChunk, ToolCallDelta
-from langchain_domestic_llm._convert import to_generation_chunk
+from domestic_llm.unvalidated import same_objects
+from langchain_domestic_llm import _convert
+from langchain_domestic_llm._convert import to_generation_chunk, validated_delta
 
 CASES = [("你好", "", "chatcmpl-1"), ("", "先想一想", None), ("答", "理由", "id-2"), ("", "", None)]
 
@@ -27,6 +29,11 @@ def validated(text: str, reasoning: str, message_id: str | None) -> ChatGenerati
         message=AIMessageChunk(content=text, additional_kwargs=additional, tool_call_chunks=[], id=message_id),
         generation_info=None,
     )
+
+
+def test_the_fast_path_is_on_here():
+    # with this repository's pinned langchain-core and pydantic the two ways agree
+    assert _convert.FAST_PATH_AGREES and _convert._delta_generation is _convert._fast_delta
 
 
 @pytest.mark.parametrize(("text", "reasoning", "message_id"), CASES)
@@ -49,6 +56,7 @@ def test_fast_delta_equals_validated(text: str, reasoning: str, message_id: str 
     assert pickle.loads(pickle.dumps(fast)) == slow
     assert copy.deepcopy(fast) == slow and fast.model_copy() == slow
     assert fast.message.content_blocks == slow.message.content_blocks
+    assert same_objects(fast, slow) and same_objects(fast, validated_delta(text, reasoning, message_id))
 
 
 def test_fast_deltas_merge_like_validated_ones() -> None:
@@ -89,3 +97,24 @@ def test_chunks_with_tool_calls_logprobs_or_final_are_validated() -> None:
     assert logp.generation_info == {"logprobs": {"content": []}}
     final = to_generation_chunk(ChatChunk(final=True, finish_reason="stop"), "m", "openai", None)
     assert final.message.chunk_position == "last" and final.message.response_metadata["finish_reason"] == "stop"
+
+
+def test_the_fast_path_turns_itself_off_when_the_models_differ(monkeypatch):
+    assert _convert._fast_path_agrees()
+    with monkeypatch.context() as m:  # a langchain-core whose validation sets one more field
+        m.setattr(_convert, "validated_delta",
+                  lambda *a: validated_delta(*a).model_copy(update={"generation_info": {}}))
+        assert not _convert._fast_path_agrees()
+    with monkeypatch.context() as m:  # a pydantic whose models keep their state elsewhere
+        m.setattr("domestic_llm.unvalidated._set_extra", None)
+        assert not _convert._fast_path_agrees()
+
+
+def test_same_objects_tells_objects_apart():
+    a = validated("x", "", None)
+    assert same_objects(a, validated("x", "", None))
+    assert not same_objects(a, validated("y", "", None))
+    assert not same_objects(a, validated("x", "r", None))
+    b = validated("x", "", None)
+    b.message.model_fields_set.add("name")
+    assert a == b and not same_objects(a, b)  # == alone misses what the fields set says
