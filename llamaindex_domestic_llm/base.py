@@ -104,8 +104,10 @@ class DomesticLLM(FunctionCallingLLM, EndpointSettings):
         """The configured value, else the server's `max_model_len` (asked once, lazily), else the default."""
         if "context_window" in self.model_fields_set:
             return self.context_window
-        # read on every call (to_payload reads metadata), so one private attribute, not two
-        found = self._found_context
+        # read on every call (llama-index's to_payload reads metadata): straight from pydantic's
+        # private store, as EndpointSettings.client does (`self._found_context` runs pydantic's
+        # __getattr__, microseconds a read)
+        found: int | None = self.__pydantic_private__["_found_context"]  # type: ignore[index]
         if found is None:
             found = self._found_context = self._served_context() or self.context_window
         return found
@@ -147,17 +149,14 @@ class DomesticLLM(FunctionCallingLLM, EndpointSettings):
     # complete/stream_complete call the client directly, not the instrumented chat methods:
     # a completion is counted (TokenCountingHandler), traced and rate-limited once.
 
-    # `self.client` is read once per call: a pydantic private attribute costs microseconds a read
-
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        client = self.client
-        return chat_response(client.invoke(self._request(messages, kwargs)), client.dialect.name)
+        return chat_response(self.client.invoke(self._request(messages, kwargs)), self.client.dialect.name)
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        client = self.client
-        return chat_response(await client.ainvoke(self._request(messages, kwargs)), client.dialect.name)
+        result = await self.client.ainvoke(self._request(messages, kwargs))
+        return chat_response(result, self.client.dialect.name)
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
@@ -168,11 +167,9 @@ class DomesticLLM(FunctionCallingLLM, EndpointSettings):
         return self._astream(self._request(messages, kwargs))
 
     def _stream(self, request: ChatRequest) -> ChatResponseGen:
-        client = self.client
-
         def gen() -> Generator[ChatResponse, None, None]:
-            acc = StreamAccumulator(client.dialect.name)
-            for chunk in client.stream(request):
+            acc = StreamAccumulator(self.client.dialect.name)
+            for chunk in self.client.stream(request):
                 response = acc.add(chunk)
                 if response is not None:
                     yield response
@@ -180,11 +177,9 @@ class DomesticLLM(FunctionCallingLLM, EndpointSettings):
         return gen()
 
     def _astream(self, request: ChatRequest) -> ChatResponseAsyncGen:
-        client = self.client
-
         async def gen() -> AsyncGenerator[ChatResponse, None]:
-            acc = StreamAccumulator(client.dialect.name)
-            async for chunk in client.astream(request):
+            acc = StreamAccumulator(self.client.dialect.name)
+            async for chunk in self.client.astream(request):
                 response = acc.add(chunk)
                 if response is not None:
                     yield response
@@ -201,15 +196,13 @@ class DomesticLLM(FunctionCallingLLM, EndpointSettings):
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        client = self.client
-        result = client.invoke(self._completion_request(prompt, kwargs))
-        return chat_response_to_completion_response(chat_response(result, client.dialect.name))
+        result = self.client.invoke(self._completion_request(prompt, kwargs))
+        return chat_response_to_completion_response(chat_response(result, self.client.dialect.name))
 
     @llm_completion_callback()
     async def acomplete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        client = self.client
-        result = await client.ainvoke(self._completion_request(prompt, kwargs))
-        return chat_response_to_completion_response(chat_response(result, client.dialect.name))
+        result = await self.client.ainvoke(self._completion_request(prompt, kwargs))
+        return chat_response_to_completion_response(chat_response(result, self.client.dialect.name))
 
     @llm_completion_callback()
     def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
