@@ -533,6 +533,109 @@ class BareLLMBuilding(BareLLMSync):
     invokes = False  # same as the bare LLM's
 
 
+
+class LlamaIndexOverHttpx(Layer):
+    """The floor of any LlamaIndex integration: an `LLM` whose instrumented `stream_chat` is the raw
+    httpx floor building one validated `ChatResponse` (accumulated message + delta) per delta, and
+    whose `chat` is the raw `post`.
+
+    What a LlamaIndex LLM cannot avoid (I/O + llama-index-core + one response per chunk); the
+    distance from it to `DomesticLLM` is everything our adapter and core add.
+    """
+
+    name = "LlamaIndex floor: LLM over raw httpx"
+
+    def build(self, n: int) -> Any:
+        http = (httpx.AsyncClient if self.is_async else httpx.Client)(
+            base_url=self.base_url, limits=httpx.Limits(max_connections=self.max_connections))
+        return _httpx_llm_class()(http=http, bench_model=model_name(n))
+
+    def close(self, loop: Any) -> None:
+        LangChainOverHttpx.close(self, loop)  # type: ignore[arg-type]
+
+    def stream(self, n: int) -> Iterator[str]:
+        for r in self.client(n).stream_chat(DomesticLLMSync.messages()):
+            yield r.delta or ""
+
+    def invoke(self, n: int) -> str:
+        return self.client(n).chat(DomesticLLMSync.messages()).message.content
+
+
+class LlamaIndexOverHttpxAsync(LlamaIndexOverHttpx):
+    name = "LlamaIndex floor: LLM over raw httpx, async"
+    is_async = True
+
+    async def stream(self, n: int) -> AsyncIterator[str]:  # type: ignore[override]
+        async for r in await self.client(n).astream_chat(DomesticLLMSync.messages()):
+            yield r.delta or ""
+
+    async def invoke(self, n: int) -> str:  # type: ignore[override]
+        return (await self.client(n).achat(DomesticLLMSync.messages())).message.content
+
+
+_HTTPX_LLM: Any = None
+
+
+def _httpx_llm_class() -> Any:
+    global _HTTPX_LLM
+    if _HTTPX_LLM is None:
+        from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole
+        from llama_index.core.llms.callbacks import llm_chat_callback
+
+        BareLLM = _bare_llm_class()
+
+        def response(text: str, delta: str | None) -> Any:
+            return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=delta)
+
+        class HttpxLLM(BareLLM):  # type: ignore[misc, valid-type]
+            http: Any
+            bench_model: str
+
+            def _body(self, stream: bool) -> dict[str, Any]:
+                return {"model": self.bench_model, "messages": MESSAGES, **({"stream": True} if stream else {})}
+
+            @llm_chat_callback()
+            def chat(self, messages: Any, **kw: Any) -> Any:
+                r = self.http.post("/chat/completions", json=self._body(False))
+                return response(json.loads(r.content)["choices"][0]["message"]["content"], None)
+
+            @llm_chat_callback()
+            async def achat(self, messages: Any, **kw: Any) -> Any:
+                r = await self.http.post("/chat/completions", json=self._body(False))
+                return response(json.loads(r.content)["choices"][0]["message"]["content"], None)
+
+            @llm_chat_callback()
+            def stream_chat(self, messages: Any, **kw: Any) -> Any:
+                def gen() -> Any:
+                    buf: list[bytes] = []
+                    text = ""
+                    with self.http.stream("POST", "/chat/completions", json=self._body(True)) as r:
+                        for raw in r.iter_bytes():
+                            for line in _split_events(buf, raw):
+                                for d in _deltas(line):
+                                    text += d
+                                    yield response(text, d)
+
+                return gen()
+
+            @llm_chat_callback()
+            async def astream_chat(self, messages: Any, **kw: Any) -> Any:
+                async def gen() -> Any:
+                    buf: list[bytes] = []
+                    text = ""
+                    async with self.http.stream("POST", "/chat/completions", json=self._body(True)) as r:
+                        async for raw in r.aiter_bytes():
+                            for line in _split_events(buf, raw):
+                                for d in _deltas(line):
+                                    text += d
+                                    yield response(text, d)
+
+                return gen()
+
+        _HTTPX_LLM = HttpxLLM
+    return _HTTPX_LLM
+
+
 _BARE_LLM: Any = None
 
 
@@ -605,9 +708,10 @@ ALL: list[type[Layer]] = [
     LangChainOverHttpx, LangChainOverHttpxAsync,
     ChatDomesticSync, ChatDomesticAsync,
     ChatOpenAISync, ChatOpenAIAsync,
+    BareLLMSync, BareLLMAsync, BareLLMBuilding,
+    LlamaIndexOverHttpx, LlamaIndexOverHttpxAsync,
     DomesticLLMSync, DomesticLLMAsync,
     OpenAILikeSync, OpenAILikeAsync,
-    BareLLMSync, BareLLMAsync, BareLLMBuilding,
 ]
 
 #: the module a layer needs; a layer whose module is missing is left out (and said so)
@@ -617,6 +721,7 @@ NEEDS: dict[type[Layer], str] = {
     ChatDomesticSync: "langchain_core", ChatDomesticAsync: "langchain_core",
     DomesticLLMSync: "llama_index.core", DomesticLLMAsync: "llama_index.core",
     BareLLMSync: "llama_index.core", BareLLMAsync: "llama_index.core", BareLLMBuilding: "llama_index.core",
+    LlamaIndexOverHttpx: "llama_index.core", LlamaIndexOverHttpxAsync: "llama_index.core",
     ChatOpenAISync: "langchain_openai", ChatOpenAIAsync: "langchain_openai",
     OpenAILikeSync: "llama_index.llms.openai_like", OpenAILikeAsync: "llama_index.llms.openai_like",
 }
