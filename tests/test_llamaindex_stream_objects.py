@@ -104,6 +104,17 @@ def test_the_check_tells_objects_apart():
                                                     logprobs=None, additional_kwargs={"a": 2, "b": 1}))
 
 
+def test_the_fast_path_turns_itself_off_when_the_models_differ(monkeypatch):
+    assert _stream._fast_path_agrees()
+    with monkeypatch.context() as m:  # a llama-index-core whose ChatResponse sets one more field
+        m.setattr(_stream, "validated_text_response",
+                  lambda *a: validated_text_response(*a).model_copy(update={"raw": {}}))
+        assert not _stream._fast_path_agrees()
+    with monkeypatch.context() as m:  # a pydantic whose models keep their state elsewhere
+        m.setattr(_stream, "_set_extra", None)
+        assert not _stream._fast_path_agrees()
+
+
 _texts = st.text(alphabet=st.sampled_from(["长", "江", "a", " ", "\n", "🙂"]), max_size=4)
 _chunks = st.lists(st.one_of(
     st.builds(ChatChunk, text=_texts, reasoning=_texts),
