@@ -473,6 +473,233 @@ def _bare_model_class() -> Any:
     return _BARE
 
 
+
+# ---- llama-index-core's own floor: an LLM that does no I/O at all ----------------------------
+
+
+class BareLLMSync(Layer):
+    """A LlamaIndex `CustomLLM` whose instrumented `stream_chat` yields pre-built responses.
+
+    What llama-index-core itself costs per chunk (its `llm_chat_callback` dispatches an
+    `LLMChatInProgressEvent` for every response) and per call (span, start/end events,
+    `to_payload`); its `chat` builds one response per call from text held in memory.
+    The responses share one message (their content does not change what the framework does).
+    """
+
+    name = "bare LlamaIndex LLM.stream_chat (no I/O)"
+    io = False
+    #: build each ChatResponse while streaming, as an integration does (validated, accumulating content)
+    build_responses = False
+
+    def build(self, n: int) -> Any:
+        return _bare_llm_class()(answer=answer_text(n))
+
+    def prepare(self, n: int, loop: Any) -> None:
+        from llama_index.core.base.llms.types import ChatMessage, ChatResponse
+
+        llm = self.client(n)
+        llm._texts = [piece(i) for i in range(n)] if self.build_responses else []
+        message = ChatMessage(role="assistant", content=answer_text(n))
+        responses = [] if self.build_responses else [ChatResponse(message=message, delta=piece(i)) for i in range(n)]
+        responses.append(ChatResponse(message=message, delta="", additional_kwargs={"finish_reason": "stop"}))
+        llm._responses = responses
+
+    def stream(self, n: int) -> Iterator[str]:
+        for r in self.client(n).stream_chat(DomesticLLMSync.messages()):
+            yield r.delta or ""
+
+    def invoke(self, n: int) -> str:
+        return self.client(n).chat(DomesticLLMSync.messages()).message.content
+
+
+class BareLLMAsync(BareLLMSync):
+    name = "bare LlamaIndex LLM.astream_chat (no I/O)"
+    is_async = True
+
+    async def stream(self, n: int) -> AsyncIterator[str]:  # type: ignore[override]
+        async for r in await self.client(n).astream_chat(DomesticLLMSync.messages()):
+            yield r.delta or ""
+
+    async def invoke(self, n: int) -> str:  # type: ignore[override]
+        return (await self.client(n).achat(DomesticLLMSync.messages())).message.content
+
+
+class BareLLMBuilding(BareLLMSync):
+    """The bare LLM building a validated `ChatResponse` (accumulated message + delta) per chunk,
+    as LlamaIndex integrations do: the floor of a straightforward LlamaIndex integration."""
+
+    name = "bare LlamaIndex LLM.stream_chat, building responses (no I/O)"
+    build_responses = True
+    invokes = False  # same as the bare LLM's
+
+
+
+class LlamaIndexOverHttpx(Layer):
+    """The floor of any LlamaIndex integration: an `LLM` whose instrumented `stream_chat` is the raw
+    httpx floor building one validated `ChatResponse` (accumulated message + delta) per delta, and
+    whose `chat` is the raw `post`.
+
+    What a LlamaIndex LLM cannot avoid (I/O + llama-index-core + one response per chunk); the
+    distance from it to `DomesticLLM` is everything our adapter and core add.
+    """
+
+    name = "LlamaIndex floor: LLM over raw httpx"
+
+    def build(self, n: int) -> Any:
+        http = (httpx.AsyncClient if self.is_async else httpx.Client)(
+            base_url=self.base_url, limits=httpx.Limits(max_connections=self.max_connections))
+        return _httpx_llm_class()(http=http, bench_model=model_name(n))
+
+    def close(self, loop: Any) -> None:
+        LangChainOverHttpx.close(self, loop)  # type: ignore[arg-type]
+
+    def stream(self, n: int) -> Iterator[str]:
+        for r in self.client(n).stream_chat(DomesticLLMSync.messages()):
+            yield r.delta or ""
+
+    def invoke(self, n: int) -> str:
+        return self.client(n).chat(DomesticLLMSync.messages()).message.content
+
+
+class LlamaIndexOverHttpxAsync(LlamaIndexOverHttpx):
+    name = "LlamaIndex floor: LLM over raw httpx, async"
+    is_async = True
+
+    async def stream(self, n: int) -> AsyncIterator[str]:  # type: ignore[override]
+        async for r in await self.client(n).astream_chat(DomesticLLMSync.messages()):
+            yield r.delta or ""
+
+    async def invoke(self, n: int) -> str:  # type: ignore[override]
+        return (await self.client(n).achat(DomesticLLMSync.messages())).message.content
+
+
+_HTTPX_LLM: Any = None
+
+
+def _httpx_llm_class() -> Any:
+    global _HTTPX_LLM
+    if _HTTPX_LLM is None:
+        from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole
+        from llama_index.core.llms.callbacks import llm_chat_callback
+
+        BareLLM = _bare_llm_class()
+
+        def response(text: str, delta: str | None) -> Any:
+            return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=delta)
+
+        class HttpxLLM(BareLLM):  # type: ignore[misc, valid-type]
+            http: Any
+            bench_model: str
+
+            def _body(self, stream: bool) -> dict[str, Any]:
+                return {"model": self.bench_model, "messages": MESSAGES, **({"stream": True} if stream else {})}
+
+            @llm_chat_callback()
+            def chat(self, messages: Any, **kw: Any) -> Any:
+                r = self.http.post("/chat/completions", json=self._body(False))
+                return response(json.loads(r.content)["choices"][0]["message"]["content"], None)
+
+            @llm_chat_callback()
+            async def achat(self, messages: Any, **kw: Any) -> Any:
+                r = await self.http.post("/chat/completions", json=self._body(False))
+                return response(json.loads(r.content)["choices"][0]["message"]["content"], None)
+
+            @llm_chat_callback()
+            def stream_chat(self, messages: Any, **kw: Any) -> Any:
+                def gen() -> Any:
+                    buf: list[bytes] = []
+                    text = ""
+                    with self.http.stream("POST", "/chat/completions", json=self._body(True)) as r:
+                        for raw in r.iter_bytes():
+                            for line in _split_events(buf, raw):
+                                for d in _deltas(line):
+                                    text += d
+                                    yield response(text, d)
+
+                return gen()
+
+            @llm_chat_callback()
+            async def astream_chat(self, messages: Any, **kw: Any) -> Any:
+                async def gen() -> Any:
+                    buf: list[bytes] = []
+                    text = ""
+                    async with self.http.stream("POST", "/chat/completions", json=self._body(True)) as r:
+                        async for raw in r.aiter_bytes():
+                            for line in _split_events(buf, raw):
+                                for d in _deltas(line):
+                                    text += d
+                                    yield response(text, d)
+
+                return gen()
+
+        _HTTPX_LLM = HttpxLLM
+    return _HTTPX_LLM
+
+
+_BARE_LLM: Any = None
+
+
+def _bare_llm_class() -> Any:
+    global _BARE_LLM
+    if _BARE_LLM is None:
+        from llama_index.core.base.llms.types import (
+            ChatMessage,
+            ChatResponse,
+            CompletionResponse,
+            LLMMetadata,
+            MessageRole,
+        )
+        from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+        from llama_index.core.llms.custom import CustomLLM
+        from pydantic import PrivateAttr
+
+        class BareLLM(CustomLLM):
+            answer: str = ""
+            _responses: list[Any] = PrivateAttr(default_factory=list)
+            _texts: list[str] = PrivateAttr(default_factory=list)
+
+            @property
+            def metadata(self) -> LLMMetadata:
+                return LLMMetadata(is_chat_model=True, model_name="bare")
+
+            @llm_completion_callback()
+            def complete(self, prompt: str, formatted: bool = False, **kw: Any) -> Any:
+                return CompletionResponse(text=self.answer)
+
+            @llm_completion_callback()
+            def stream_complete(self, prompt: str, formatted: bool = False, **kw: Any) -> Any:
+                raise NotImplementedError
+
+            @llm_chat_callback()
+            def chat(self, messages: Any, **kw: Any) -> Any:
+                return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=self.answer))
+
+            @llm_chat_callback()
+            async def achat(self, messages: Any, **kw: Any) -> Any:
+                return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=self.answer))
+
+            def _gen(self) -> Any:
+                text = ""
+                for delta in self._texts:  # built while streaming, as a real integration does
+                    text += delta
+                    yield ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=delta)
+                yield from self._responses
+
+            @llm_chat_callback()
+            def stream_chat(self, messages: Any, **kw: Any) -> Any:
+                return self._gen()
+
+            @llm_chat_callback()
+            async def astream_chat(self, messages: Any, **kw: Any) -> Any:
+                async def gen() -> Any:
+                    for response in self._gen():
+                        yield response
+
+                return gen()
+
+        _BARE_LLM = BareLLM
+    return _BARE_LLM
+
 #: every layer, in table order: sync twins first, then async
 ALL: list[type[Layer]] = [
     RawHttpx, RawHttpxAsync,
@@ -481,6 +708,8 @@ ALL: list[type[Layer]] = [
     LangChainOverHttpx, LangChainOverHttpxAsync,
     ChatDomesticSync, ChatDomesticAsync,
     ChatOpenAISync, ChatOpenAIAsync,
+    BareLLMSync, BareLLMAsync, BareLLMBuilding,
+    LlamaIndexOverHttpx, LlamaIndexOverHttpxAsync,
     DomesticLLMSync, DomesticLLMAsync,
     OpenAILikeSync, OpenAILikeAsync,
 ]
@@ -491,6 +720,8 @@ NEEDS: dict[type[Layer], str] = {
     LangChainOverHttpx: "langchain_core", LangChainOverHttpxAsync: "langchain_core",
     ChatDomesticSync: "langchain_core", ChatDomesticAsync: "langchain_core",
     DomesticLLMSync: "llama_index.core", DomesticLLMAsync: "llama_index.core",
+    BareLLMSync: "llama_index.core", BareLLMAsync: "llama_index.core", BareLLMBuilding: "llama_index.core",
+    LlamaIndexOverHttpx: "llama_index.core", LlamaIndexOverHttpxAsync: "llama_index.core",
     ChatOpenAISync: "langchain_openai", ChatOpenAIAsync: "langchain_openai",
     OpenAILikeSync: "llama_index.llms.openai_like", OpenAILikeAsync: "llama_index.llms.openai_like",
 }

@@ -52,9 +52,10 @@ from llama_index.core.llms.utils import parse_partial_json
 from domestic_llm.config import require_tools
 from domestic_llm.models import context_window_of, models_url
 from domestic_llm.settings import EndpointSettings, api_key_from_env
-from domestic_llm.types import ChatChunk, ChatRequest, Message
+from domestic_llm.types import ChatRequest, Message
 
-from ._convert import assistant_message, chat_response, end_kwargs, to_logprobs, to_neutral
+from ._convert import chat_response, to_neutral
+from ._stream import StreamAccumulator
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
@@ -96,22 +97,30 @@ class DomesticLLM(FunctionCallingLLM, EndpointSettings):
     def __repr__(self) -> str:
         return f"DomesticLLM(model={self.model!r}, dialect={self.client.dialect.name!r})"
 
-    _served_context: int | None = PrivateAttr(default=None)
-    _asked_server: bool = PrivateAttr(default=False)
+    #: the context window when not configured: the server's answer or the default, once asked
+    _found_context: int | None = PrivateAttr(default=None)
 
     def _context_window(self) -> int:
         """The configured value, else the server's `max_model_len` (asked once, lazily), else the default."""
         if "context_window" in self.model_fields_set:
             return self.context_window
-        if not self._asked_server:
-            self._asked_server = True
-            if models_url(self.client.url) is not None:
-                try:
-                    self._served_context = context_window_of(self.client, self.model)
-                except Exception as exc:  # noqa: BLE001 - an optional hint: the default stands
-                    log.debug("domestic_llm: /v1/models gave no context length (%s); using %d",
-                              type(exc).__name__, self.context_window)
-        return self._served_context or self.context_window
+        # read on every call (llama-index's to_payload reads metadata): straight from pydantic's
+        # private store, as EndpointSettings.client does (`self._found_context` runs pydantic's
+        # __getattr__, microseconds a read)
+        found: int | None = self.__pydantic_private__["_found_context"]  # type: ignore[index]
+        if found is None:
+            found = self._found_context = self._served_context() or self.context_window
+        return found
+
+    def _served_context(self) -> int | None:
+        if models_url(self.client.url) is None:
+            return None
+        try:
+            return context_window_of(self.client, self.model)
+        except Exception as exc:  # noqa: BLE001 - an optional hint: the default stands
+            log.debug("domestic_llm: /v1/models gave no context length (%s); using %d",
+                      type(exc).__name__, self.context_window)
+            return None
 
     @property
     def metadata(self) -> LLMMetadata:
@@ -159,7 +168,7 @@ class DomesticLLM(FunctionCallingLLM, EndpointSettings):
 
     def _stream(self, request: ChatRequest) -> ChatResponseGen:
         def gen() -> Generator[ChatResponse, None, None]:
-            acc = _StreamAccumulator(self.client.dialect.name)
+            acc = StreamAccumulator(self.client.dialect.name)
             for chunk in self.client.stream(request):
                 response = acc.add(chunk)
                 if response is not None:
@@ -169,7 +178,7 @@ class DomesticLLM(FunctionCallingLLM, EndpointSettings):
 
     def _astream(self, request: ChatRequest) -> ChatResponseAsyncGen:
         async def gen() -> AsyncGenerator[ChatResponse, None]:
-            acc = _StreamAccumulator(self.client.dialect.name)
+            acc = StreamAccumulator(self.client.dialect.name)
             async for chunk in self.client.astream(request):
                 response = acc.add(chunk)
                 if response is not None:
@@ -277,52 +286,3 @@ def _parse_arguments(text: str) -> Any:
     except ValueError:
         return {}  # too little has arrived yet
 
-
-class _StreamAccumulator:
-    """Turns neutral chunks into LlamaIndex stream responses (accumulated message + delta).
-
-    The work per chunk does not grow with the answer: text and reasoning are extended
-    in place (never re-joined from a list of pieces) and the tool-call view is rebuilt
-    only when a tool-call fragment arrives (the logprobs view likewise, only when logprobs arrive). What remains proportional to the length is
-    the copy CPython makes of an extended string still referenced by the previous
-    response's message, a memcpy inherent in LlamaIndex's accumulated-message convention.
-    """
-
-    __slots__ = ("dialect", "text", "reasoning", "calls", "call_view", "logprobs")
-
-    def __init__(self, dialect: str) -> None:
-        self.dialect = dialect
-        self.text = ""
-        self.reasoning = ""
-        self.calls: dict[int, list[Any]] = {}  # index -> [id, name, arguments]
-        self.call_view: list[tuple[str | None, str, str]] = []
-        self.logprobs: list[Any] | None = None  # a new list only when a chunk brings logprobs
-
-    def add(self, chunk: ChatChunk) -> ChatResponse | None:
-        if chunk.choice:
-            return None  # LlamaIndex streams one choice
-        if chunk.text:
-            self.text += chunk.text
-        if chunk.reasoning:
-            self.reasoning += chunk.reasoning
-        if chunk.logprobs:
-            self.logprobs = (self.logprobs or []) + to_logprobs(chunk.logprobs)
-        if chunk.tool_calls:
-            for d in chunk.tool_calls:
-                call = self.calls.setdefault(d.index, [None, "", ""])
-                call[0] = call[0] or d.id
-                call[1] += d.name or ""
-                call[2] += d.arguments or ""
-            self.call_view = [tuple(self.calls[i]) for i in sorted(self.calls)]  # type: ignore[misc]
-        usage = chunk.usage
-        message = assistant_message(self.text, self.reasoning, self.call_view,
-                                    usage.reasoning_tokens if usage else None)
-        extra: dict[str, Any] = {}
-        if chunk.reasoning:
-            extra["thinking_delta"] = chunk.reasoning
-        if chunk.final:
-            extra.update(end_kwargs(chunk.finish_reason, usage, chunk.metadata, self.dialect))
-            if self.reasoning:
-                extra["reasoning_content"] = self.reasoning
-            return ChatResponse(message=message, delta="", raw=extra, additional_kwargs=extra, logprobs=self.logprobs)
-        return ChatResponse(message=message, delta=chunk.text, additional_kwargs=extra, logprobs=self.logprobs)

@@ -20,7 +20,8 @@ from benchmarks.server import answer_text, stream_events
 
 OURS = [L.RawHttpx, L.RawHttpxAsync, L.Core, L.CoreAsync, L.BareChatModelSync, L.BareChatModelAsync,
         L.BareBuildingChunks, L.LangChainOverHttpx, L.LangChainOverHttpxAsync, L.ChatDomesticSync, L.ChatDomesticAsync,
-        L.DomesticLLMSync, L.DomesticLLMAsync]
+        L.DomesticLLMSync, L.DomesticLLMAsync, L.BareLLMSync, L.BareLLMAsync, L.BareLLMBuilding,
+        L.LlamaIndexOverHttpx, L.LlamaIndexOverHttpxAsync]
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from domestic_llm.testing import Emulator
 from domestic_llm.types import ChatChunk, ToolCallDelta
 from langchain_domestic_llm import ChatDomestic
 from llamaindex_domestic_llm import DomesticLLM
-from llamaindex_domestic_llm.base import _StreamAccumulator
+from llamaindex_domestic_llm._stream import StreamAccumulator
 
 Q = "你好"
 ANSWER = f"你好！关于“{Q}”：这是 domestic-llm 模拟器的回答。"
@@ -102,7 +102,7 @@ def test_models_dropped_without_close_release_their_sockets(own_emulator):
 
 # ---- LlamaIndex stream cost ------------------------------------------------------------
 
-def _work_of_one_add(acc: _StreamAccumulator, chunk: ChatChunk) -> int:
+def _work_of_one_add(acc: StreamAccumulator, chunk: ChatChunk) -> int:
     """Python and C function calls made by one `add` (a count of work, not a timing)."""
     calls = 0
 
@@ -119,7 +119,7 @@ def _work_of_one_add(acc: _StreamAccumulator, chunk: ChatChunk) -> int:
     return calls
 
 
-def _objects_held(acc: _StreamAccumulator) -> int:
+def _objects_held(acc: StreamAccumulator) -> int:
     """Objects reachable from the accumulator: a list of pieces would grow with every chunk."""
     seen, todo = set(), [acc]
     while todo:
@@ -131,9 +131,11 @@ def _objects_held(acc: _StreamAccumulator) -> int:
     return len(seen)
 
 
-def test_llamaindex_stream_work_per_chunk_does_not_grow_with_the_answer():
-    acc = _StreamAccumulator("openai")
-    acc.add(ChatChunk(0, "", tool_calls=[ToolCallDelta(0, "c1", "f", "{")]))
+@pytest.mark.parametrize("tool_call", [True, False], ids=["validated responses", "fast-built responses"])
+def test_llamaindex_stream_work_per_chunk_does_not_grow_with_the_answer(tool_call):
+    acc = StreamAccumulator("openai")
+    if tool_call:  # from here on every response is validated (it carries the tool call)
+        acc.add(ChatChunk(0, "", tool_calls=[ToolCallDelta(0, "c1", "f", "{")]))
     early_work = early_held = 0
     for n in range(20000):
         chunk = ChatChunk(0, f"文{n % 10}", f"思{n % 10}")  # distinct string objects, as from a real stream
