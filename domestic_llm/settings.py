@@ -219,7 +219,10 @@ class EndpointSettings(BaseModel, Closeable):
 
     def sampling(self) -> dict[str, Any]:
         """The sampling parameters that are set (`n=1` is the servers' default and not sent)."""
-        params = {k: getattr(self, k, None) for k in SAMPLING_PARAMS}
+        # from __dict__: a parameter that is not a field of this class (`n` on DomesticLLM) would
+        # cost getattr an AttributeError inside pydantic's __getattr__, on every call
+        fields = self.__dict__
+        params = {k: fields.get(k) for k in SAMPLING_PARAMS}
         if params["n"] == 1:
             params["n"] = None  # some gateways reject `n`
         return {k: v for k, v in params.items() if v is not None}

@@ -4,7 +4,8 @@ Most chunks of a stream carry only text or reasoning. For those, the three pydan
 objects of a response (`TextBlock` / `ThinkingBlock`, `ChatMessage`, `ChatResponse`)
 are built from values that are valid by construction — `str`s the core decoded, a
 fresh list and fresh dicts — so validating them again would only cost time (about
-two thirds of what the adapter spent per chunk). They are built by `_built` instead:
+two thirds of what the adapter spent per chunk). They are built by
+`domestic_llm.unvalidated.built` instead:
 the instance state pydantic itself would have produced, field for field. Which
 chunks take this way is decided in `StreamAccumulator.add`; every other chunk (tool
 calls, logprobs, the final chunk with usage and ids) is built by the validated
@@ -22,48 +23,24 @@ import logging
 from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole, TextBlock, ThinkingBlock
-from pydantic import BaseModel
-
 from domestic_llm.types import ChatChunk
+from domestic_llm.unvalidated import built, same_objects
 
 from ._convert import assistant_message, end_kwargs, to_logprobs
 
 log = logging.getLogger("domestic_llm")
 
 _ASSISTANT = MessageRole.ASSISTANT
-_new = object.__new__
-# a pydantic model's whole state is these four slots of BaseModel; their descriptors' setters
-# are called directly (a quarter cheaper than object.__setattr__ by name)
-_SETTERS: list[Any] = [getattr(BaseModel.__dict__.get(slot), "__set__", None)  # None under another layout:
-                       for slot in ("__dict__", "__pydantic_fields_set__",   # the import-time check fails
-                                    "__pydantic_extra__", "__pydantic_private__")]
-_set_dict, _set_fields_set, _set_extra, _set_private = _SETTERS
-
-
-def _built(cls: type[BaseModel], fields: dict[str, Any], fields_set: set[str]) -> Any:
-    """An instance of `cls` holding `fields` (every field, in declaration order), not validated.
-
-    The same state `cls(**given)` leaves: `__dict__`, the names given explicitly, and
-    no extra or private values (these models have neither).
-    """
-    obj = _new(cls)
-    _set_dict(obj, fields)
-    _set_fields_set(obj, fields_set)
-    _set_extra(obj, None)
-    _set_private(obj, None)
-    return obj
-
-
 def text_response(text: str, reasoning: str, delta: str, thinking_delta: str) -> ChatResponse:
     """What `validated_text_response` returns, without validation (see the module docstring)."""
     blocks = []
     if reasoning:
-        blocks.append(_built(ThinkingBlock, {"block_type": "thinking", "content": reasoning, "num_tokens": None,
+        blocks.append(built(ThinkingBlock, {"block_type": "thinking", "content": reasoning, "num_tokens": None,
                                              "additional_information": {}}, {"content", "num_tokens"}))
-    blocks.append(_built(TextBlock, {"block_type": "text", "text": text}, {"text"}))
-    message = _built(ChatMessage, {"role": _ASSISTANT, "additional_kwargs": {}, "blocks": blocks},
+    blocks.append(built(TextBlock, {"block_type": "text", "text": text}, {"text"}))
+    message = built(ChatMessage, {"role": _ASSISTANT, "additional_kwargs": {}, "blocks": blocks},
                      {"role", "blocks", "additional_kwargs"})
-    return _built(ChatResponse, {"message": message, "raw": None, "delta": delta, "logprobs": None,
+    return built(ChatResponse, {"message": message, "raw": None, "delta": delta, "logprobs": None,
                                  "additional_kwargs": {"thinking_delta": thinking_delta} if thinking_delta else {}},
                   {"message", "delta", "additional_kwargs", "logprobs"})
 
@@ -73,21 +50,6 @@ def validated_text_response(text: str, reasoning: str, delta: str, thinking_delt
     extra = {"thinking_delta": thinking_delta} if thinking_delta else {}
     return ChatResponse(message=assistant_message(text, reasoning, []), delta=delta, additional_kwargs=extra,
                         logprobs=None)
-
-
-def same_objects(a: Any, b: Any) -> bool:
-    """Equal, with equal reprs, and the same type and fields set at every level of nesting."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, BaseModel):
-        return (a == b and repr(a) == repr(b) and a.model_fields_set == b.model_fields_set
-                and list(a.__dict__) == list(b.__dict__)
-                and all(same_objects(a.__dict__[k], b.__dict__[k]) for k in a.__dict__))
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same_objects(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(same_objects(a[k], b[k]) for k in a)
-    return bool(a == b)
 
 
 def _fast_path_agrees() -> bool:

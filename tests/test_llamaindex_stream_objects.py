@@ -111,7 +111,7 @@ def test_the_fast_path_turns_itself_off_when_the_models_differ(monkeypatch):
                   lambda *a: validated_text_response(*a).model_copy(update={"raw": {}}))
         assert not _stream._fast_path_agrees()
     with monkeypatch.context() as m:  # a pydantic whose models keep their state elsewhere
-        m.setattr(_stream, "_set_extra", None)
+        m.setattr("domestic_llm.unvalidated._set_extra", None)
         assert not _stream._fast_path_agrees()
 
 
