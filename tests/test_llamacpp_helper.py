@@ -7,35 +7,41 @@ import sys
 
 import pytest
 
-from domestic_llm.testing import llamacpp
+from domestic_llm.testing import llamacpp, llamacpp_build
 
 
 def test_build_flags_are_portable_and_the_cache_is_keyed_by_them(monkeypatch, tmp_path):
-    args = llamacpp.cmake_args()
+    args = llamacpp_build.cmake_args()
     assert "-DGGML_NATIVE=OFF" in args and "NATIVE=ON" not in args and "-DLLAVA_BUILD=OFF" in args
     monkeypatch.setenv("DOMESTIC_LLM_LLAMACPP_CACHE", str(tmp_path))
-    first = llamacpp.cache_dir()
+    first = llamacpp_build.cache_dir()
     assert first.parent == tmp_path and first.name.startswith(f"llama_cpp_python-{llamacpp.LLAMA_CPP_VERSION}-")
-    monkeypatch.setattr(llamacpp, "_cpu_flags", lambda: {"avx"})  # a CPU without AVX2 gets another build
-    assert "-DGGML_AVX2=ON" not in llamacpp.cmake_args()
-    assert llamacpp.cache_dir() != first
+    # an x86-64 CPU with AVX2 and one without it get different builds
+    monkeypatch.setattr(llamacpp_build.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(llamacpp_build, "_cpu_flags", lambda: {"avx", "avx2"})
+    assert "-DGGML_AVX2=ON" in llamacpp_build.cmake_args()
+    with_avx2 = llamacpp_build.cache_dir()
+    monkeypatch.setattr(llamacpp_build, "_cpu_flags", lambda: {"avx"})
+    assert "-DGGML_AVX2=ON" not in llamacpp_build.cmake_args()
+    assert llamacpp_build.cache_dir() != with_avx2
 
 
 def test_cached_wheel_matches_this_interpreter_only(tmp_path):
     v = llamacpp.LLAMA_CPP_VERSION
     (tmp_path / f"llama_cpp_python-{v}-cp27-cp27-linux_x86_64.whl").write_bytes(b"")
-    assert llamacpp.cached_wheel(tmp_path) is None
+    assert llamacpp_build.cached_wheel(tmp_path) is None
     wheel = tmp_path / f"llama_cpp_python-{v}-py3-none-linux_x86_64.whl"
     wheel.write_bytes(b"")
-    assert llamacpp.cached_wheel(tmp_path) == wheel
+    assert llamacpp_build.cached_wheel(tmp_path) == wheel
 
 
 def test_no_compiler_is_unavailable_with_the_reason_and_install_says_so(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("DOMESTIC_LLM_LLAMACPP_CACHE", str(tmp_path))  # an empty cache: a build would be needed
-    monkeypatch.setattr(llamacpp, "server_installed", lambda: False)
-    monkeypatch.setattr(llamacpp.shutil, "which", lambda name: None)
+    # install() and build_wheel() look these up in llamacpp_build, where they are defined
+    monkeypatch.setattr(llamacpp_build, "server_installed", lambda: False)
+    monkeypatch.setattr(llamacpp_build.shutil, "which", lambda name: None)
     with pytest.raises(llamacpp.Unavailable, match="no C compiler"):
-        llamacpp.build_wheel()
+        llamacpp_build.build_wheel()
     monkeypatch.delenv(llamacpp.REQUIRE_ENV, raising=False)
     assert llamacpp.main(["install"]) == 0  # a developer machine: the tests will skip, saying why
     assert "real-server tests will be skipped: no C compiler" in capsys.readouterr().out
@@ -48,7 +54,7 @@ def test_installing_outside_a_virtualenv_is_refused(monkeypatch):
     monkeypatch.setattr(sys, "prefix", sys.base_prefix)
     monkeypatch.delenv("DOMESTIC_LLM_LLAMACPP_ANY_PYTHON", raising=False)
     with pytest.raises(llamacpp.Unavailable, match="not a virtualenv"):
-        llamacpp._check_virtualenv()
+        llamacpp_build._check_virtualenv()
 
 
 @pytest.mark.timeout(300)

@@ -17,8 +17,6 @@ DEFAULT_PATHS = ("domestic_llm", "langchain_domestic_llm", "llamaindex_domestic_
 #: known breaches being worked on elsewhere: reported, not failed (remove an entry once it is fixed)
 KNOWN = {
     "domestic_llm/testing/rag.py": "issue 15's emulator routes (rag_routes) arrived as one function; split pending",
-    "domestic_llm/testing/llamacpp.py": "issue 13's test-server helper (build + serve + CLI in one module); "
-                                        "split build/install from serving pending",
 }
 
 
