@@ -14,12 +14,11 @@ error, never an empty success.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import ConfigurationError, DomesticLLMError, InputTooLongError, redact_url
+from .errors import ConfigurationError, DomesticLLMError, redact_url
 from .retrieval_dialects import (
     DEFAULT_EMBEDDING_DIALECT,
     EmbeddingDialect,
@@ -27,20 +26,7 @@ from .retrieval_dialects import (
     infer_embedding_dialect,
 )
 from .retrieval_dialects.base import EmbeddingAnswer, EncodingFormat
-from .service import (
-    _MAX_SHORTENINGS,
-    DEFAULT_MAX_CONCURRENCY,
-    ServiceEngine,
-    arun_batches,
-    batches,
-    check_positive,
-    check_texts,
-    overload_kind,
-    run_batches,
-    shortened,
-)
-
-log = logging.getLogger("domestic_llm")
+from .service import DEFAULT_MAX_CONCURRENCY, BatchingClient, ServiceEngine, check_positive, check_texts
 
 
 def resolve_embedding_dialect(
@@ -62,7 +48,7 @@ def resolve_embedding_dialect(
     return get_embedding_dialect(DEFAULT_EMBEDDING_DIALECT)
 
 
-class EmbeddingClient:
+class EmbeddingClient(BatchingClient):
     """A configured connection to one embedding route (OpenAI-style `/v1/embeddings` or TEI `/embed`).
 
     `batch_size` (default: the dialect's safe size, 32) caps the inputs per request;
@@ -75,6 +61,11 @@ class EmbeddingClient:
     `max_retries`, `default_headers`, `verify`, `proxy`, `max_connections`) mean
     what they mean for `ChatClient`.
     """
+
+    dialect: EmbeddingDialect
+    _items_name = "texts"
+    _batch_noun = "inputs"
+    _too_long_text = "is longer than the embedding model accepts"
 
     def __init__(
         self,
@@ -110,14 +101,6 @@ class EmbeddingClient:
         self.dimensions = dimensions
         self.encoding_format: EncodingFormat = encoding_format
         self.model_kwargs = dict(model_kwargs or {})
-
-    @property
-    def model(self) -> str:
-        return self.engine.model
-
-    @property
-    def url(self) -> str:
-        return self.engine.url
 
     def __repr__(self) -> str:
         return f"EmbeddingClient(model={self.model!r}, dialect={self.dialect.name!r}, url={redact_url(self.url)!r})"
@@ -179,57 +162,11 @@ class EmbeddingClient:
                 raise self.engine.malformed(f"{where} contains NaN or infinity")
         return vectors
 
-    # ---- splitting on refusal ------------------------------------------------------------
+    def _embed_batch(self, offset: int, texts: list[str]) -> list[list[float]]:
+        return self._vectors(self.engine.post(self._builder(texts)), texts, offset)
 
-    def _on_refusal(self, exc: DomesticLLMError, texts: list[str], offset: int, attempt: int) -> str:
-        """What to do after the server refused `texts`: `"split"`, `"shorten"`, or raise."""
-        kind = overload_kind(exc)
-        if kind is None:
-            raise exc
-        if len(texts) > 1:
-            if kind == "batch_limit" and len(texts) <= self.batch_size:
-                # remember for this client: the server's limit is below what we sent
-                self.batch_size = max(1, len(texts) // 2)
-                log.warning("domestic_llm: %s refused %d inputs per request; using batch_size=%d (%s)",
-                            self.dialect.name, len(texts), self.batch_size, exc.server_message)
-            return "split"
-        if kind == "too_long" and self.truncate and attempt < _MAX_SHORTENINGS:
-            return "shorten"
-        if kind == "too_long":
-            raise InputTooLongError(
-                f"texts[{offset}] ({len(texts[0])} characters) is longer than the embedding model accepts"
-                + (f": {exc.server_message.rstrip('. ')}" if exc.server_message else "")
-                + ". Shorten or split it, or pass truncate=True to have it cut.",
-                index=offset, status=exc.status, code=exc.code, server_message=exc.server_message,
-                request_id=exc.request_id, url=self.url,
-            ) from exc
-        raise exc
-
-    def _shorten(self, text: str, exc: DomesticLLMError, offset: int) -> str:
-        short = shortened(text, exc)
-        log.warning("domestic_llm: texts[%d] is too long for %s; truncated from %d to %d characters",
-                    offset, self.dialect.name, len(text), len(short))
-        return short
-
-    def _embed_part(self, offset: int, texts: list[str], attempt: int = 0) -> list[list[float]]:
-        try:
-            return self._vectors(self.engine.post(self._builder(texts)), texts, offset)
-        except DomesticLLMError as exc:
-            action, refusal = self._on_refusal(exc, texts, offset, attempt), exc
-        if action == "shorten":
-            return self._embed_part(offset, [self._shorten(texts[0], refusal, offset)], attempt + 1)
-        mid = len(texts) // 2
-        return self._embed_part(offset, texts[:mid]) + self._embed_part(offset + mid, texts[mid:])
-
-    async def _aembed_part(self, offset: int, texts: list[str], attempt: int = 0) -> list[list[float]]:
-        try:
-            return self._vectors(await self.engine.apost(self._builder(texts)), texts, offset)
-        except DomesticLLMError as exc:
-            action, refusal = self._on_refusal(exc, texts, offset, attempt), exc
-        if action == "shorten":
-            return await self._aembed_part(offset, [self._shorten(texts[0], refusal, offset)], attempt + 1)
-        mid = len(texts) // 2
-        return await self._aembed_part(offset, texts[:mid]) + await self._aembed_part(offset + mid, texts[mid:])
+    async def _aembed_batch(self, offset: int, texts: list[str]) -> list[list[float]]:
+        return self._vectors(await self.engine.apost(self._builder(texts)), texts, offset)
 
     # ---- public API ---------------------------------------------------------------------
 
@@ -244,23 +181,15 @@ class EmbeddingClient:
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One vector per text, in order. Batches run concurrently (threads) under `max_concurrency`."""
         items = check_texts(texts, "texts")
-        return self._check_dimensions(run_batches(self._embed_part, batches(items, self.batch_size),
-                                                  self.max_concurrency))
+        return self._check_dimensions(self._run(self._embed_batch, items))
 
     async def aembed(self, texts: Sequence[str]) -> list[list[float]]:
         """One vector per text, natively async; batches run concurrently under `max_concurrency`."""
         items = check_texts(texts, "texts")
-        return self._check_dimensions(await arun_batches(self._aembed_part, batches(items, self.batch_size),
-                                                         self.max_concurrency))
+        return self._check_dimensions(await self._arun(self._aembed_batch, items))
 
     def embed_one(self, text: str) -> list[float]:
         return self.embed([text])[0]
 
     async def aembed_one(self, text: str) -> list[float]:
         return (await self.aembed([text]))[0]
-
-    def close(self) -> None:
-        self.engine.close()
-
-    async def aclose(self) -> None:
-        await self.engine.aclose()

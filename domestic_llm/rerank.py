@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from .errors import ConfigurationError, DomesticLLMError, InputTooLongError, redact_url
+from .errors import ConfigurationError, DomesticLLMError, redact_url
 from .retrieval_dialects import (
     DEFAULT_RERANK_DIALECT,
     RERANK_DIALECTS,
@@ -27,19 +28,7 @@ from .retrieval_dialects import (
     get_rerank_dialect,
     infer_rerank_dialect,
 )
-from .service import (
-    _MAX_SHORTENINGS,
-    DEFAULT_MAX_CONCURRENCY,
-    ServiceEngine,
-    arun_batches,
-    batches,
-    check_positive,
-    check_texts,
-    log,
-    overload_kind,
-    run_batches,
-    shortened,
-)
+from .service import DEFAULT_MAX_CONCURRENCY, BatchingClient, ServiceEngine, check_positive, check_texts
 
 
 @dataclass(slots=True, frozen=True)
@@ -67,13 +56,18 @@ def resolve_rerank_dialect(endpoint: str | None, base_url: str | None, dialect: 
     return get_rerank_dialect(DEFAULT_RERANK_DIALECT)
 
 
-class RerankClient:
+class RerankClient(BatchingClient):
     """A configured connection to one rerank route (vLLM `/rerank` or `/score`, TEI `/rerank`, Xinference).
 
     `top_n` (default: all) is how many results `rerank` returns; `batch_size`
     (default 32) caps the documents per request, `max_concurrency` the requests
     at once; `truncate` and the connection options are as for `EmbeddingClient`.
     """
+
+    dialect: RerankDialect
+    _items_name = "documents"
+    _batch_noun = "documents"
+    _too_long_text = "with the query is longer than the rerank model accepts"
 
     def __init__(
         self,
@@ -101,14 +95,6 @@ class RerankClient:
         self.max_concurrency = max_concurrency
         self.truncate = truncate
         self.model_kwargs = dict(model_kwargs or {})
-
-    @property
-    def model(self) -> str:
-        return self.engine.model
-
-    @property
-    def url(self) -> str:
-        return self.engine.url
 
     def __repr__(self) -> str:
         return f"RerankClient(model={self.model!r}, dialect={self.dialect.name!r}, url={redact_url(self.url)!r})"
@@ -146,59 +132,11 @@ class RerankClient:
             raise self.engine.malformed(f"{len(scores)} scores for {n} documents; no score for documents{missing[:10]}")
         return [scores[i] for i in range(n)]
 
-    def _on_refusal(self, exc: DomesticLLMError, documents: list[str], offset: int, attempt: int) -> str:
-        kind = overload_kind(exc)
-        if kind is None:
-            raise exc
-        if len(documents) > 1:
-            if kind == "batch_limit" and len(documents) <= self.batch_size:
-                self.batch_size = max(1, len(documents) // 2)
-                log.warning("domestic_llm: %s refused %d documents per request; using batch_size=%d (%s)",
-                            self.dialect.name, len(documents), self.batch_size, exc.server_message)
-            return "split"
-        if kind == "too_long" and self.truncate and attempt < _MAX_SHORTENINGS:
-            return "shorten"
-        if kind == "too_long":
-            raise InputTooLongError(
-                f"documents[{offset}] ({len(documents[0])} characters) with the query is longer than the rerank "
-                "model accepts" + (f": {exc.server_message.rstrip('. ')}" if exc.server_message else "")
-                + ". Shorten or split it, or pass truncate=True to have it cut.",
-                index=offset, status=exc.status, code=exc.code, server_message=exc.server_message,
-                request_id=exc.request_id, url=self.url,
-            ) from exc
-        raise exc
+    def _score_batch(self, query: str, offset: int, documents: list[str]) -> list[float]:
+        return self._scores(self.engine.post(self._builder(query, documents)), documents, offset)
 
-    def _part(self, query: str) -> Any:
-        def work(offset: int, documents: list[str], attempt: int = 0) -> list[float]:
-            try:
-                return self._scores(self.engine.post(self._builder(query, documents)), documents, offset)
-            except DomesticLLMError as exc:
-                action, refusal = self._on_refusal(exc, documents, offset, attempt), exc
-            if action == "shorten":
-                short = shortened(documents[0], refusal)
-                log.warning("domestic_llm: documents[%d] is too long for %s; truncated from %d to %d characters",
-                            offset, self.dialect.name, len(documents[0]), len(short))
-                return work(offset, [short], attempt + 1)
-            mid = len(documents) // 2
-            return work(offset, documents[:mid]) + work(offset + mid, documents[mid:])
-
-        return work
-
-    def _apart(self, query: str) -> Any:
-        async def work(offset: int, documents: list[str], attempt: int = 0) -> list[float]:
-            try:
-                return self._scores(await self.engine.apost(self._builder(query, documents)), documents, offset)
-            except DomesticLLMError as exc:
-                action, refusal = self._on_refusal(exc, documents, offset, attempt), exc
-            if action == "shorten":
-                short = shortened(documents[0], refusal)
-                log.warning("domestic_llm: documents[%d] is too long for %s; truncated from %d to %d characters",
-                            offset, self.dialect.name, len(documents[0]), len(short))
-                return await work(offset, [short], attempt + 1)
-            mid = len(documents) // 2
-            return await work(offset, documents[:mid]) + await work(offset + mid, documents[mid:])
-
-        return work
+    async def _ascore_batch(self, query: str, offset: int, documents: list[str]) -> list[float]:
+        return self._scores(await self.engine.apost(self._builder(query, documents)), documents, offset)
 
     def _check(self, query: str, documents: Sequence[str], top_n: int | None) -> tuple[list[str], int | None]:
         if not isinstance(query, str) or not query.strip():
@@ -216,7 +154,7 @@ class RerankClient:
         items, top_n = self._check(query, documents, top_n)
         if not items:
             return []
-        scores = run_batches(self._part(query), batches(items, self.batch_size), self.max_concurrency)
+        scores = self._run(partial(self._score_batch, query), items)
         return self._ranked(items, scores, top_n)
 
     async def arerank(self, query: str, documents: Sequence[str], top_n: int | None = None) -> list[RerankResult]:
@@ -224,11 +162,5 @@ class RerankClient:
         items, top_n = self._check(query, documents, top_n)
         if not items:
             return []
-        scores = await arun_batches(self._apart(query), batches(items, self.batch_size), self.max_concurrency)
+        scores = await self._arun(partial(self._ascore_batch, query), items)
         return self._ranked(items, scores, top_n)
-
-    def close(self) -> None:
-        self.engine.close()
-
-    async def aclose(self) -> None:
-        await self.engine.aclose()

@@ -10,8 +10,9 @@ answer the decoded JSON body. It is
 an implementation detail; the public clients (`EmbeddingClient`,
 `RerankClient`) hold one and expose nothing of the chat API.
 
-Batching: inputs are cut into batches of `batch_size`, sent concurrently under
-`max_concurrency`, and put back in input order. When a server refuses a batch
+Batching (`BatchingClient`, the base of both clients): inputs are cut into
+batches of `batch_size`, sent concurrently under `max_concurrency`, and put back
+in input order. When a server refuses a batch
 because one input is too long or the batch is too big, the batch is split in
 halves until the culprit is alone, so the error names the input's index (or,
 with `truncate=True`, the input is shortened and sent again).
@@ -25,7 +26,8 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar, cast
+from functools import partial
+from typing import Any, ClassVar, TypeVar, cast
 
 import httpx
 
@@ -48,6 +50,7 @@ from .errors import (
 log = logging.getLogger("domestic_llm")
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 DEFAULT_MAX_CONCURRENCY = 4
 
@@ -262,3 +265,99 @@ async def arun_batches(
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
     return [r for chunk in results for r in chunk]
+
+
+class BatchingClient:
+    """What `EmbeddingClient` and `RerankClient` share around their `ServiceEngine`.
+
+    A call's inputs are sent in batches of `batch_size`, at most `max_concurrency` at once
+    (`_run` / `_arun`, given the client's `send(offset, batch)` that posts one batch and
+    checks its answer). A batch the server refuses as too big or too long is split in
+    halves, sync and async alike, until the culprit is alone; then it is shortened
+    (`truncate=True`) or named in an `InputTooLongError`. A subclass sets the attributes
+    below and how its messages name the inputs.
+    """
+
+    engine: ServiceEngine
+    dialect: Dialect
+    batch_size: int
+    max_concurrency: int
+    truncate: bool
+    #: the inputs' name in messages (`texts[3]`), what a batch holds ("refused 40 inputs per request"),
+    #: and what a lone over-long input is ("texts[3] (9000 characters) is longer than ...")
+    _items_name: ClassVar[str]
+    _batch_noun: ClassVar[str]
+    _too_long_text: ClassVar[str]
+
+    @property
+    def model(self) -> str:
+        return self.engine.model
+
+    @property
+    def url(self) -> str:
+        return self.engine.url
+
+    def close(self) -> None:
+        self.engine.close()
+
+    async def aclose(self) -> None:
+        await self.engine.aclose()
+
+    def _run(self, send: Callable[[int, list[str]], list[R]], items: list[str]) -> list[R]:
+        return run_batches(partial(self._send, send), batches(items, self.batch_size), self.max_concurrency)
+
+    async def _arun(self, send: Callable[[int, list[str]], Awaitable[list[R]]], items: list[str]) -> list[R]:
+        return await arun_batches(partial(self._asend, send), batches(items, self.batch_size), self.max_concurrency)
+
+    def _send(self, send: Callable[[int, list[str]], list[R]], offset: int, items: list[str],
+              attempt: int = 0) -> list[R]:
+        try:
+            return send(offset, items)
+        except DomesticLLMError as exc:
+            action, refusal = self._on_refusal(exc, items, offset, attempt), exc
+        if action == "shorten":
+            return self._send(send, offset, [self._shorten(items[0], refusal, offset)], attempt + 1)
+        mid = len(items) // 2
+        return self._send(send, offset, items[:mid]) + self._send(send, offset + mid, items[mid:])
+
+    async def _asend(self, send: Callable[[int, list[str]], Awaitable[list[R]]], offset: int, items: list[str],
+                     attempt: int = 0) -> list[R]:
+        try:
+            return await send(offset, items)
+        except DomesticLLMError as exc:
+            action, refusal = self._on_refusal(exc, items, offset, attempt), exc
+        if action == "shorten":
+            return await self._asend(send, offset, [self._shorten(items[0], refusal, offset)], attempt + 1)
+        mid = len(items) // 2
+        return await self._asend(send, offset, items[:mid]) + await self._asend(send, offset + mid, items[mid:])
+
+    def _on_refusal(self, exc: DomesticLLMError, items: list[str], offset: int, attempt: int) -> str:
+        """What to do after the server refused `items`: `"split"`, `"shorten"`, or raise."""
+        kind = overload_kind(exc)
+        if kind is None:
+            raise exc
+        if len(items) > 1:
+            if kind == "batch_limit" and len(items) <= self.batch_size:
+                # remember for this client: the server's limit is below what we sent
+                self.batch_size = max(1, len(items) // 2)
+                # (the names go into the format, so each client logs the very records it always has)
+                log.warning(f"domestic_llm: %s refused %d {self._batch_noun} per request; using batch_size=%d (%s)",
+                            self.dialect.name, len(items), self.batch_size, exc.server_message)
+            return "split"
+        if kind == "too_long" and self.truncate and attempt < _MAX_SHORTENINGS:
+            return "shorten"
+        if kind == "too_long":
+            raise InputTooLongError(
+                f"{self._items_name}[{offset}] ({len(items[0])} characters) {self._too_long_text}"
+                + (f": {exc.server_message.rstrip('. ')}" if exc.server_message else "")
+                + ". Shorten or split it, or pass truncate=True to have it cut.",
+                index=offset, status=exc.status, code=exc.code, server_message=exc.server_message,
+                request_id=exc.request_id, url=self.url,
+            ) from exc
+        raise exc
+
+    def _shorten(self, text: str, exc: DomesticLLMError, offset: int) -> str:
+        short = shortened(text, exc)
+        log.warning(f"domestic_llm: {self._items_name}[%d] is too long for %s; truncated from %d to %d characters",
+                    offset, self.dialect.name, len(text), len(short))
+        return short
