@@ -11,7 +11,6 @@ the server silently ignores; the error costs one edit.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from typing import Any
 
@@ -40,6 +39,8 @@ def check_arguments(owner: str, given: dict[str, Any], known: Iterable[str]) -> 
     for name, value in given.items():
         if name in known:
             continue
+        import difflib  # only to word this error; not worth its import time on every import of the adapters
+
         close = difflib.get_close_matches(name, public, n=1, cutoff=0.75)
         hint = f" (did you mean `{close[0]}`?)" if close else ""
         shown = "***" if is_credential_name(name.lower()) and not isinstance(value, (int, float)) else repr(value)[:80]

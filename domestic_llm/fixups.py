@@ -21,9 +21,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .toolmarkup import MarkupParser, complete_calls_in
 from .types import ChatChunk, ChatResult, ToolCall, ToolCallDelta, Usage
+
+if TYPE_CHECKING:
+    from .toolmarkup import MarkupParser
+
+
+def _markup_parser() -> MarkupParser:
+    # toolmarkup (its markup table and regexes) is imported by the first answer that needs a fix-up,
+    # once per process, not by every import of the client; the parser is made once per choice, not per chunk
+    from .toolmarkup import MarkupParser
+
+    return MarkupParser()
 
 
 @dataclass(slots=True)
@@ -39,7 +50,7 @@ class AnswerFixes:
 
 @dataclass(slots=True)
 class _Choice:
-    markup: MarkupParser = field(default_factory=MarkupParser)
+    markup: MarkupParser = field(default_factory=_markup_parser)
     answer_started: bool = False
     moved_reasoning: bool = False
     native_calls: bool = False
@@ -104,6 +115,8 @@ class AnswerFixer:
         text, calls = st.markup.flush()
         deltas = self._recovered_deltas(st, calls)
         if not st.native_calls and not st.recovered and st.reasoning:
+            from .toolmarkup import complete_calls_in  # once per choice at the end of an answer
+
             deltas += self._recovered_deltas(st, complete_calls_in("".join(st.reasoning)))
         return [ChatChunk(index, text, "", deltas)] if text or deltas else []
 

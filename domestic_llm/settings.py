@@ -45,7 +45,11 @@ def api_key_from_env() -> SecretStr | None:
 class EndpointSettings(BaseModel, Closeable):
     """Where the endpoint is, how to talk to it, and the default sampling parameters."""
 
-    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, protected_namespaces=())
+    # defer_build: this base is never validated itself, only the adapters that inherit it, so building its
+    # validator at import is wasted work. The adapters set defer_build=False: their own validators are built
+    # when they are imported, not at their first instantiation.
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, protected_namespaces=(),
+                              defer_build=True)
 
     model: str = Field(default_factory=lambda: env("MODEL") or "")
     """Model name sent in the request body (`DOMESTIC_LLM_MODEL`)."""

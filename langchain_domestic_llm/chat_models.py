@@ -74,7 +74,8 @@ class ChatDomestic(BaseChatModel, EndpointSettings):
     ```
     """
 
-    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, protected_namespaces=())
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, protected_namespaces=(),
+                              defer_build=False)  # EndpointSettings defers its own build, not ours
 
     # Shared fields come from EndpointSettings; these are redeclared to also accept LangChain's
     # other names. `validation_alias`, not `alias`: type checkers take `alias` as the name of the

@@ -79,6 +79,7 @@ class DomesticLLM(FunctionCallingLLM, EndpointSettings):
     each falls back to its `DOMESTIC_LLM_*` environment variable.
     """
 
+    model_config = {"defer_build": False}  # EndpointSettings defers its own build, not ours
     # Shared fields come from EndpointSettings. The key is redeclared only to keep it out
     # of LlamaIndex's to_dict/to_json (LangChain needs it present, as a secret reference).
     api_key: SecretStr | None = Field(default_factory=api_key_from_env, exclude=True)

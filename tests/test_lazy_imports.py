@@ -87,3 +87,72 @@ def test_unknown_names_still_raise_attribute_error() -> None:
             assert "NoSuchThing" in str(exc)
         else:
             raise AssertionError(f"{module.__name__}.NoSuchThing did not raise")
+
+
+#: modules importing an adapter's class must not load: every dialect but the one chosen (prompt dialects
+#: bring the chat templates and Jinja), tool-call markup parsing, token counting, curl parsing, the
+#: embedding / rerank side, the emulator and the CLI; each is imported by the first call that needs it.
+#: (click is not listed: httpx imports its own command line, and so click, whenever click, rich and
+#: pygments are installed)
+_NOT_AT_CLASS_IMPORT = (
+    "domestic_llm.dialects.openai", "domestic_llm.dialects.ias", "domestic_llm.dialects.lm_v2",
+    "domestic_llm.dialects.pangu_v1", "domestic_llm.dialects.pangu_v2", "domestic_llm.dialects.prompt",
+    "domestic_llm.dialects.tgi", "domestic_llm.dialects.triton", "domestic_llm.dialects.vllm_generate",
+    "domestic_llm.templates", "domestic_llm.toolmarkup", "domestic_llm.tokens", "domestic_llm.curl",
+    "domestic_llm.embeddings", "domestic_llm.rerank", "domestic_llm.retrieval_dialects", "domestic_llm.deployment",
+    "domestic_llm.service", "domestic_llm.testing", "domestic_llm.cli", "jinja2", "difflib",
+    "starlette", "uvicorn", "tokenizers", "langchain_core.tools", "langchain_domestic_llm.embeddings",
+    "langchain_domestic_llm.rerank", "llamaindex_domestic_llm.embeddings", "llamaindex_domestic_llm.postprocessor",
+)
+
+
+def _within(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+def _not_loaded(added: list[str], allowed: tuple[str, ...] = ()) -> list[str]:
+    return [m for m in added if _within(m, _NOT_AT_CLASS_IMPORT) and not _within(m, allowed)]
+
+
+def test_importing_chat_domestic_loads_nothing_only_some_calls_need() -> None:
+    added, _ = probe(
+        "from langchain_domestic_llm import ChatDomestic",
+        before="from langchain_core.language_models import BaseChatModel",
+        after="import langchain_domestic_llm.chat_models as cm\n"
+              "assert cm.ChatDomestic.__pydantic_complete__  # its validator is built at import, not deferred",
+    )
+    assert _not_loaded(added) == []
+    # the one dialect chosen is loaded when the model is made: the OpenAI one, not the others
+    added, _ = probe(
+        "ChatDomestic(model='m', base_url='http://127.0.0.1:9/v1')",
+        before="from langchain_domestic_llm import ChatDomestic",
+    )
+    assert _not_loaded(added, allowed=("domestic_llm.dialects.openai",)) == []
+    assert "domestic_llm.dialects.openai" in added
+
+
+def test_importing_domestic_llm_class_loads_nothing_only_some_calls_need() -> None:
+    # llama_index.core itself imports jinja2 and difflib: only whether this package adds them matters
+    added, _ = probe(
+        "from llamaindex_domestic_llm import DomesticLLM",
+        before="from llama_index.core.llms.function_calling import FunctionCallingLLM",
+        after="assert DomesticLLM.__pydantic_complete__",
+    )
+    assert _not_loaded(added) == []
+    added, _ = probe(
+        "DomesticLLM(model='m', endpoint='http://127.0.0.1:9/generate', chat_template='chatml')",
+        before="from llamaindex_domestic_llm import DomesticLLM",
+    )
+    prompt_side = ("domestic_llm.dialects.tgi", "domestic_llm.dialects.prompt", "domestic_llm.templates", "jinja2")
+    assert _not_loaded(added, allowed=prompt_side) == []
+    assert "domestic_llm.dialects.tgi" in added
+
+
+def test_the_core_client_loads_only_its_dialect() -> None:
+    added, _ = probe(
+        "from domestic_llm import ChatClient\n"
+        "ChatClient(model='m', endpoint='http://127.0.0.1:9/v1/proj/deployments/dep/chat/completions')",
+    )
+    pangu = ("domestic_llm.dialects.pangu_v1", "domestic_llm.dialects.pangu_v2", "domestic_llm.dialects.openai")
+    assert _not_loaded(added, allowed=pangu) == []
+    assert "domestic_llm.dialects.pangu_v1" in added
