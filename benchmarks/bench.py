@@ -216,14 +216,18 @@ def first_chunk(layers: list[L.Layer], calls: int, loop: asyncio.AbstractEventLo
 _IMPORTS = [
     # (what is measured, what is imported first in the same fresh interpreter)
     ("import domestic_llm", ""),
-    ("import langchain_domestic_llm", "import langchain_core.language_models"),
+    # what users write: the class, after the framework's base class it derives from
     ("from langchain_domestic_llm import ChatDomestic", "from langchain_core.language_models import BaseChatModel"),
     ("from langchain_openai import ChatOpenAI", "from langchain_core.language_models import BaseChatModel"),
-    ("import llamaindex_domestic_llm", "import llama_index.core.llms"),
     ("from llamaindex_domestic_llm import DomesticLLM",
      "from llama_index.core.llms.function_calling import FunctionCallingLLM"),
     ("from llama_index.llms.openai_like import OpenAILike",
      "from llama_index.core.llms.function_calling import FunctionCallingLLM"),
+    # the HTTP client every instance needs: a floor under both class rows above
+    ("import httpx", "from langchain_core.language_models import BaseChatModel"),
+    # the packages alone (lazy __init__s: the classes load on first use)
+    ("import langchain_domestic_llm", "import langchain_core.language_models"),
+    ("import llamaindex_domestic_llm", "import llama_index.core.llms"),
 ]
 
 _IMPORT_CHILD = """
