@@ -196,7 +196,7 @@ def render(results: dict[str, Any], charts: bool = True) -> str:
 
     imp = results["imports"]
     lines += [
-        "## Import time (fresh interpreter each, median of repeats)",
+        "## Import time (fresh interpreter each, loading compiled bytecode as an installed wheel does; median of repeats)",
         "",
         "| statement | after | ms added | ms for the `after` import itself | frameworks loaded in the end |",
         "|---|---|---:|---:|---|",
