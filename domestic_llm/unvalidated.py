@@ -44,11 +44,15 @@ def built(cls: type[BaseModel], fields: dict[str, Any], fields_set: set[str], ex
 
 
 def same_objects(a: Any, b: Any) -> bool:
-    """Equal, with equal reprs, and the same types, field order and fields set at every level of nesting."""
+    """Equal, with the same types, field order, fields set and extra at every level of nesting.
+
+    (Everything a repr or a dump is made of; comparing reprs too would cost langchain-core's
+    slow `__repr_args__` at every import for nothing.)
+    """
     if type(a) is not type(b):
         return False
     if isinstance(a, BaseModel):
-        return (a == b and repr(a) == repr(b) and a.model_fields_set == b.model_fields_set
+        return (a == b and a.model_fields_set == b.model_fields_set
                 and a.__pydantic_extra__ == b.__pydantic_extra__ and list(a.__dict__) == list(b.__dict__)
                 and all(same_objects(a.__dict__[k], b.__dict__[k]) for k in a.__dict__))
     if isinstance(a, list):
