@@ -234,44 +234,37 @@ def render(results: dict[str, Any], charts: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: per adapter: its layer, the framework's own cost (a no-I/O model building its objects), the
+#: smallest model of that framework over raw httpx, and words for the three
+BOUNDS = (
+    ("ChatDomestic.stream", "bare BaseChatModel.stream, building chunks (no I/O)", LC_FLOOR, "langchain-core",
+     "a model yielding chunks it builds", "LangChain model", "`AIMessageChunk`"),
+    ("DomesticLLM.stream_chat", "bare LlamaIndex LLM.stream_chat, building responses (no I/O)", LI_FLOOR,
+     "llama-index-core", "an LLM yielding responses it builds, with its instrumentation event per chunk",
+     "LlamaIndex LLM", "`ChatResponse`"),
+)
+
+
 def bounds(all_rows: list[tuple[int, dict[str, Any]]]) -> list[str]:
     """What bounds each adapter per chunk: the core plus its framework's own work, from this run."""
     out = ["## What bounds the adapters", ""]
-    for n, stats in all_rows:
-        names = ("core ChatClient.stream", "bare BaseChatModel.stream, building chunks (no I/O)",
-                 "ChatDomestic.stream", FLOOR)
-        if not all(name in stats for name in names):
-            continue
-        core, lc, ours, floor = (stats[name]["us"] for name in names)
-        out.append(
-            f"- {n:,} chunks: the core costs {core:.1f} µs per chunk and langchain-core alone (a model yielding "
-            f"chunks it builds, no I/O) {lc:.1f} µs, so no adapter on this core can go below "
-            f"{core + lc:.1f} µs = {(core + lc) / floor:.2f}× the floor; `ChatDomestic.stream` measured {ours:.1f} µs"
-            + (f", leaving {ours - core - lc:.1f} µs per chunk for the adapter's own translation."
-               if ours - core - lc >= 1 else ": the adapter's own translation is within this run's noise."))
-        lc_floor = stats.get(LC_FLOOR, {}).get("x_floor")
-        ours_x = stats.get("ChatDomestic.stream", {}).get("x_floor")
-        if lc_floor and ours_x:
-            out.append(f"- {n:,} chunks: the smallest LangChain model over raw httpx (the floor's parsing, one validated "
-                       f"`AIMessageChunk` per delta) costs {med(lc_floor):.2f}× the floor; `ChatDomestic.stream` "
-                       f"{med(ours_x):.2f}×.")
-    for n, stats in all_rows:
-        names = ("core ChatClient.stream", "bare LlamaIndex LLM.stream_chat (no I/O)", "DomesticLLM.stream_chat", FLOOR)
-        if not all(name in stats for name in names):
-            continue
-        core, li, ours, floor = (stats[name]["us"] for name in names)
-        out.append(
-            f"- {n:,} chunks: the core costs {core:.1f} µs per chunk and llama-index-core alone (an LLM yielding "
-            f"pre-built responses, no I/O: its instrumentation event per chunk) {li:.1f} µs, so no adapter on this "
-            f"core can go below {core + li:.1f} µs = {(core + li) / floor:.2f}× the floor; `DomesticLLM.stream_chat` "
-            f"measured {ours:.1f} µs"
-            + (f", leaving {ours - core - li:.1f} µs per chunk for the adapter's own translation."
-               if ours - core - li >= 1 else ": the adapter's own translation is within this run's noise."))
-        li_floor, ours_x = stats.get(LI_FLOOR, {}).get("x_floor"), stats["DomesticLLM.stream_chat"].get("x_floor")
-        if li_floor and ours_x:
-            out.append(f"- {n:,} chunks: the smallest LlamaIndex LLM over raw httpx (the floor's parsing, one validated "
-                       f"`ChatResponse` per delta) costs {med(li_floor):.2f}× the floor; `DomesticLLM.stream_chat` "
-                       f"{med(ours_x):.2f}×.")
+    for ours_name, bare_name, floor_name, framework, bare_words, model_words, object_words in BOUNDS:
+        for n, stats in all_rows:
+            names = ("core ChatClient.stream", bare_name, ours_name, FLOOR)
+            if not all(name in stats for name in names):
+                continue
+            core, bare, ours, floor = (stats[name]["us"] for name in names)
+            out.append(
+                f"- {n:,} chunks: the core costs {core:.1f} µs per chunk and {framework} alone ({bare_words}, no "
+                f"I/O) {bare:.1f} µs, so no adapter on this core can go below {core + bare:.1f} µs = "
+                f"{(core + bare) / floor:.2f}× the floor; `{ours_name}` measured {ours:.1f} µs"
+                + (f", leaving {ours - core - bare:.1f} µs per chunk for the adapter's own translation."
+                   if ours - core - bare >= 1 else ": the adapter's own translation is within this run's noise."))
+            framework_floor, ours_x = stats.get(floor_name, {}).get("x_floor"), stats[ours_name].get("x_floor")
+            if framework_floor and ours_x:
+                out.append(f"- {n:,} chunks: the smallest {model_words} over raw httpx (the floor's parsing, one "
+                           f"validated {object_words} per delta) costs {med(framework_floor):.2f}× the floor; "
+                           f"`{ours_name}` {med(ours_x):.2f}×.")
     out.append("")
     return out if len(out) > 3 else []
 
