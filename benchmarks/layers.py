@@ -95,6 +95,22 @@ def _deltas(line: bytes) -> list[str]:
     return [c["delta"].get("content") or "" for c in obj["choices"]]
 
 
+def _deltas_of_read(lines_buf: list[bytes], raw: bytes) -> Iterator[str]:
+    """The text deltas one network read completes (the floor's two loops, for the framework floors)."""
+    for line in _split_events(lines_buf, raw):
+        yield from _deltas(line)
+
+
+def _request_body(model: str, stream: bool = False) -> dict[str, Any]:
+    """The request every layer sends (the model name tells the server the answer's length)."""
+    return {"model": model, "messages": MESSAGES, **({"stream": True} if stream else {})}
+
+
+def _answer(content: bytes) -> str:
+    """The text of a non-streamed answer's body."""
+    return json.loads(content)["choices"][0]["message"]["content"]
+
+
 class RawHttpx(Layer):
     """httpx + a line splitter + `json.loads` + reading `delta.content`: the floor."""
 
@@ -104,16 +120,14 @@ class RawHttpx(Layer):
         return httpx.Client(base_url=self.base_url, limits=httpx.Limits(max_connections=self.max_connections))
 
     def stream(self, n: int) -> Iterator[str]:
-        body = {"model": model_name(n), "messages": MESSAGES, "stream": True}
         buf: list[bytes] = []
-        with self.client(n).stream("POST", "/chat/completions", json=body) as r:
+        with self.client(n).stream("POST", "/chat/completions", json=_request_body(model_name(n), stream=True)) as r:
             for raw in r.iter_bytes():
                 for line in _split_events(buf, raw):
                     yield from _deltas(line)
 
     def invoke(self, n: int) -> str:
-        r = self.client(n).post("/chat/completions", json={"model": model_name(n), "messages": MESSAGES})
-        return json.loads(r.content)["choices"][0]["message"]["content"]
+        return _answer(self.client(n).post("/chat/completions", json=_request_body(model_name(n))).content)
 
 
 class RawHttpxAsync(RawHttpx):
@@ -124,17 +138,15 @@ class RawHttpxAsync(RawHttpx):
         return httpx.AsyncClient(base_url=self.base_url, limits=httpx.Limits(max_connections=self.max_connections))
 
     async def stream(self, n: int) -> AsyncIterator[str]:  # type: ignore[override]
-        body = {"model": model_name(n), "messages": MESSAGES, "stream": True}
         buf: list[bytes] = []
-        async with self.client(n).stream("POST", "/chat/completions", json=body) as r:
+        async with self.client(n).stream("POST", "/chat/completions", json=_request_body(model_name(n), stream=True)) as r:
             async for raw in r.aiter_bytes():
                 for line in _split_events(buf, raw):
                     for d in _deltas(line):
                         yield d
 
     async def invoke(self, n: int) -> str:  # type: ignore[override]
-        r = await self.client(n).post("/chat/completions", json={"model": model_name(n), "messages": MESSAGES})
-        return json.loads(r.content)["choices"][0]["message"]["content"]
+        return _answer((await self.client(n).post("/chat/completions", json=_request_body(model_name(n)))).content)
 
 
 # ---- domestic-llm ---------------------------------------------------------------------------
@@ -390,39 +402,37 @@ def _httpx_model_class() -> Any:
                 return "bench-httpx"
 
             def _body(self, stream: bool) -> dict[str, Any]:
-                return {"model": self.bench_model, "messages": MESSAGES, **({"stream": True} if stream else {})}
+                return _request_body(self.bench_model, stream)
 
             def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
                 r = self.http.post("/chat/completions", json=self._body(False))
-                text = json.loads(r.content)["choices"][0]["message"]["content"]
+                text = _answer(r.content)
                 return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
             async def _agenerate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
                 r = await self.http.post("/chat/completions", json=self._body(False))
-                text = json.loads(r.content)["choices"][0]["message"]["content"]
+                text = _answer(r.content)
                 return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
             def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
                 buf: list[bytes] = []
                 with self.http.stream("POST", "/chat/completions", json=self._body(True)) as r:
                     for raw in r.iter_bytes():
-                        for line in _split_events(buf, raw):
-                            for d in _deltas(line):
-                                gen = ChatGenerationChunk(message=AIMessageChunk(content=d))
-                                if run_manager:
-                                    run_manager.on_llm_new_token(gen.text, chunk=gen)
-                                yield gen
+                        for d in _deltas_of_read(buf, raw):
+                            gen = ChatGenerationChunk(message=AIMessageChunk(content=d))
+                            if run_manager:
+                                run_manager.on_llm_new_token(gen.text, chunk=gen)
+                            yield gen
 
             async def _astream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
                 buf: list[bytes] = []
                 async with self.http.stream("POST", "/chat/completions", json=self._body(True)) as r:
                     async for raw in r.aiter_bytes():
-                        for line in _split_events(buf, raw):
-                            for d in _deltas(line):
-                                gen = ChatGenerationChunk(message=AIMessageChunk(content=d))
-                                if run_manager:
-                                    await run_manager.on_llm_new_token(gen.text, chunk=gen)
-                                yield gen
+                        for d in _deltas_of_read(buf, raw):
+                            gen = ChatGenerationChunk(message=AIMessageChunk(content=d))
+                            if run_manager:
+                                await run_manager.on_llm_new_token(gen.text, chunk=gen)
+                            yield gen
 
         _HTTPX_MODEL = HttpxChatModel
     return _HTTPX_MODEL
@@ -592,17 +602,17 @@ def _httpx_llm_class() -> Any:
             bench_model: str
 
             def _body(self, stream: bool) -> dict[str, Any]:
-                return {"model": self.bench_model, "messages": MESSAGES, **({"stream": True} if stream else {})}
+                return _request_body(self.bench_model, stream)
 
             @llm_chat_callback()
             def chat(self, messages: Any, **kw: Any) -> Any:
                 r = self.http.post("/chat/completions", json=self._body(False))
-                return response(json.loads(r.content)["choices"][0]["message"]["content"], None)
+                return response(_answer(r.content), None)
 
             @llm_chat_callback()
             async def achat(self, messages: Any, **kw: Any) -> Any:
                 r = await self.http.post("/chat/completions", json=self._body(False))
-                return response(json.loads(r.content)["choices"][0]["message"]["content"], None)
+                return response(_answer(r.content), None)
 
             @llm_chat_callback()
             def stream_chat(self, messages: Any, **kw: Any) -> Any:
@@ -611,10 +621,9 @@ def _httpx_llm_class() -> Any:
                     text = ""
                     with self.http.stream("POST", "/chat/completions", json=self._body(True)) as r:
                         for raw in r.iter_bytes():
-                            for line in _split_events(buf, raw):
-                                for d in _deltas(line):
-                                    text += d
-                                    yield response(text, d)
+                            for d in _deltas_of_read(buf, raw):
+                                text += d
+                                yield response(text, d)
 
                 return gen()
 
@@ -625,10 +634,9 @@ def _httpx_llm_class() -> Any:
                     text = ""
                     async with self.http.stream("POST", "/chat/completions", json=self._body(True)) as r:
                         async for raw in r.aiter_bytes():
-                            for line in _split_events(buf, raw):
-                                for d in _deltas(line):
-                                    text += d
-                                    yield response(text, d)
+                            for d in _deltas_of_read(buf, raw):
+                                text += d
+                                yield response(text, d)
 
                 return gen()
 
